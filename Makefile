@@ -1,0 +1,132 @@
+# brook - build, test and tooling entry points. See README.md.
+#
+#   make            build brookd and the libraries (build/)
+#   make run        build, then start one broker on localhost:9092 with data in ./data
+#   make test       every test: unit, unit under ASan+UBSan, codec freshness, short fuzz
+#   make unit       unit tests only
+#   make fuzz       bounded libFuzzer run of every fuzz target (FUZZ_SECONDS each)
+#   make bench      benchmarks (tests/bench), figures beside the machine's own limits
+#   make regen      regenerate protocol/gen from the Kafka JSON specs
+#   make deps       install the Debian packages brook needs (apt, as root or via sudo)
+
+CC       ?= cc
+BUILD    ?= build
+SAN      ?=
+OPT      ?= -O2
+SPECS    ?= ../shared/kafka-protocol
+PYTHON   ?= python3
+FUZZ_SECONDS ?= 60
+
+PKGS     := libuv libzstd liblz4 zlib openssl
+CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla \
+               -g $(OPT) -fno-strict-aliasing -MMD -MP -I. -Iprotocol
+ifeq ($(SAN),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_SAN := -fsanitize=address,undefined
+endif
+CFLAGS   ?=
+CFLAGS   += $(CFLAGS_BASE)
+LDLIBS   := -lzstd -llz4 -lsnappy -lz -lm
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
+
+PROTO_SRC := $(sort $(wildcard protocol/*.c protocol/gen/*.c))
+PROTO_OBJ := $(PROTO_SRC:%.c=$(BUILD)/%.o)
+PROTO_LIB := $(BUILD)/libbkproto.a
+
+SERVER_SRC := $(sort $(wildcard server/*.c))
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+BROOKD     := $(BUILD)/brookd
+
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_HELP_SRC := $(sort $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
+UNIT_HELP_OBJ := $(UNIT_HELP_SRC:%.c=$(BUILD)/%.o)
+
+BENCH_SRC  := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+.PHONY: all run test unit unit-asan fuzz fuzz-smoke bench regen regen-check deps \
+        check-deps format clean golden-capture
+
+all: check-deps $(BROOKD) $(PROTO_LIB)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(PROTO_LIB): $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BROOKD): $(SERVER_OBJ) $(PROTO_LIB)
+	$(CC) $(LDFLAGS_SAN) -o $@ $(SERVER_OBJ) $(PROTO_LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELP_OBJ) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HELP_OBJ) $(PROTO_LIB) $(LDFLAGS_SAN) $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -march=native -o $@ $< $(PROTO_LIB) $(LDFLAGS_SAN) $(LDLIBS)
+
+# Fuzzers are always built with clang, libFuzzer and both sanitizers.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -Iprotocol -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=all -Wall -Wextra -Werror
+build/fuzz/%: tests/fuzz/%.c $(PROTO_SRC) $(wildcard protocol/*.h protocol/gen/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(PROTO_SRC) $(LDLIBS)
+
+run: all
+	@mkdir -p data
+	./$(BROOKD)
+
+unit: check-deps $(UNIT_BIN)
+	@tests/unit/run.sh $(UNIT_BIN)
+
+unit-asan:
+	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 unit
+
+# Every test. Later issues add integration suites here.
+test: check-deps
+	$(MAKE) unit
+	$(MAKE) unit-asan
+	$(MAKE) regen-check
+	$(MAKE) fuzz-smoke
+	@tests/summary.sh
+
+fuzz: check-deps $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+fuzz-smoke: check-deps $(FUZZ_BIN)
+	@tests/fuzz/run.sh 20 $(FUZZ_BIN)
+
+bench: check-deps $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+regen:
+	$(PYTHON) protocol/codegen/bkgen.py --specs $(SPECS) --out protocol/gen
+
+# Fails when the committed codec differs from a fresh generation (skipped
+# with a message when the specs are not beside the checkout).
+regen-check:
+	@tests/regen_check.sh $(SPECS)
+
+deps:
+	@tests/tools/deps.sh install
+
+check-deps:
+	@tests/tools/deps.sh check || tests/tools/deps.sh install
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^protocol/gen/')
+
+golden-capture:
+	tests/golden/capture.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
