@@ -24,7 +24,7 @@ typedef struct bk_uuid {
     uint8_t b[16];
 } bk_uuid;
 
-#define BK_STR_NULL ((bk_str){NULL, -1})
+#define BK_STR_NULL   ((bk_str){NULL, -1})
 #define BK_STR_LIT(s) ((bk_str){(s), (int32_t)(sizeof(s) - 1)})
 #define BK_BYTES_NULL ((bk_bytes){NULL, -1})
 
@@ -47,10 +47,14 @@ typedef struct bk_rd {
 } bk_rd;
 
 static inline bk_rd bk_rd_init(const void *data, size_t len) {
-    const uint8_t *p = (const uint8_t *)data;
-    return (bk_rd){p, p + len, 0};
+    static const uint8_t empty[1];
+    /* An empty writer hands out NULL; pointer arithmetic on NULL is undefined. */
+    const uint8_t *p = data ? (const uint8_t *)data : empty;
+    return (bk_rd){p, p + (data ? len : 0), 0};
 }
-static inline size_t bk_rd_left(const bk_rd *rd) { return (size_t)(rd->end - rd->p); }
+static inline size_t bk_rd_left(const bk_rd *rd) {
+    return (size_t)(rd->end - rd->p);
+}
 static inline void bk_rd_fail(bk_rd *rd, int err) {
     if (!rd->err) rd->err = err;
     rd->p = rd->end;
@@ -65,9 +69,13 @@ static inline const uint8_t *bk_rd_take(bk_rd *rd, size_t n) {
     rd->p += n;
     return p;
 }
-static inline void bk_rd_skip(bk_rd *rd, size_t n) { (void)bk_rd_take(rd, n); }
+static inline void bk_rd_skip(bk_rd *rd, size_t n) {
+    (void)bk_rd_take(rd, n);
+}
 
-static inline uint16_t bk_load_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint16_t bk_load_be16(const uint8_t *p) {
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 static inline uint32_t bk_load_be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
@@ -120,7 +128,9 @@ static inline double bk_rd_f64(bk_rd *rd) {
     return d;
 }
 /* Kafka's bool: one byte, any non-zero value is true. */
-static inline int bk_rd_bool(bk_rd *rd) { return bk_rd_i8(rd) != 0; }
+static inline int bk_rd_bool(bk_rd *rd) {
+    return bk_rd_i8(rd) != 0;
+}
 static inline bk_uuid bk_rd_uuid(bk_rd *rd) {
     bk_uuid u = {{0}};
     const uint8_t *p = bk_rd_take(rd, 16);
@@ -138,10 +148,10 @@ int64_t bk_rd_varlong(bk_rd *rd);
 
 /* Strings and bytes borrow from the reader's buffer. A null read where the
  * caller does not allow null is the caller's to reject. */
-bk_str bk_rd_str(bk_rd *rd);          /* int16 length, -1 = null */
-bk_str bk_rd_cstr(bk_rd *rd);         /* compact: uvarint length+1, 0 = null */
-bk_bytes bk_rd_bytes(bk_rd *rd);      /* int32 length, -1 = null */
-bk_bytes bk_rd_cbytes(bk_rd *rd);     /* compact: uvarint length+1, 0 = null */
+bk_str bk_rd_str(bk_rd *rd);      /* int16 length, -1 = null */
+bk_str bk_rd_cstr(bk_rd *rd);     /* compact: uvarint length+1, 0 = null */
+bk_bytes bk_rd_bytes(bk_rd *rd);  /* int32 length, -1 = null */
+bk_bytes bk_rd_cbytes(bk_rd *rd); /* compact: uvarint length+1, 0 = null */
 /* Array element count, -1 = null. Fails with BK_ETRUNC when the count is larger
  * than the bytes left (each element takes at least one byte): a count can
  * never make the caller allocate more than the frame justifies. */
@@ -181,12 +191,16 @@ static inline void bk_wr_i16(bk_wr *wr, int16_t v) {
     uint8_t *p = bk_wr_extend(wr, 2);
     if (p) bk_store_be16(p, (uint16_t)v);
 }
-static inline void bk_wr_u16(bk_wr *wr, uint16_t v) { bk_wr_i16(wr, (int16_t)v); }
+static inline void bk_wr_u16(bk_wr *wr, uint16_t v) {
+    bk_wr_i16(wr, (int16_t)v);
+}
 static inline void bk_wr_i32(bk_wr *wr, int32_t v) {
     uint8_t *p = bk_wr_extend(wr, 4);
     if (p) bk_store_be32(p, (uint32_t)v);
 }
-static inline void bk_wr_u32(bk_wr *wr, uint32_t v) { bk_wr_i32(wr, (int32_t)v); }
+static inline void bk_wr_u32(bk_wr *wr, uint32_t v) {
+    bk_wr_i32(wr, (int32_t)v);
+}
 static inline void bk_wr_i64(bk_wr *wr, int64_t v) {
     uint8_t *p = bk_wr_extend(wr, 8);
     if (p) bk_store_be64(p, (uint64_t)v);
@@ -196,8 +210,12 @@ static inline void bk_wr_f64(bk_wr *wr, double d) {
     memcpy(&u, &d, sizeof u);
     bk_wr_i64(wr, (int64_t)u);
 }
-static inline void bk_wr_bool(bk_wr *wr, int v) { bk_wr_i8(wr, v ? 1 : 0); }
-static inline void bk_wr_uuid(bk_wr *wr, const bk_uuid *u) { bk_wr_raw(wr, u->b, 16); }
+static inline void bk_wr_bool(bk_wr *wr, int v) {
+    bk_wr_i8(wr, v ? 1 : 0);
+}
+static inline void bk_wr_uuid(bk_wr *wr, const bk_uuid *u) {
+    bk_wr_raw(wr, u->b, 16);
+}
 
 void bk_wr_uvarint(bk_wr *wr, uint32_t v);
 void bk_wr_uvarlong(bk_wr *wr, uint64_t v);
@@ -233,7 +251,11 @@ static inline uint32_t bk_zigzag32(int32_t v) {
 static inline uint64_t bk_zigzag64(int64_t v) {
     return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
-static inline size_t bk_varint_size(int32_t v) { return bk_uvarint_size(bk_zigzag32(v)); }
-static inline size_t bk_varlong_size(int64_t v) { return bk_uvarlong_size(bk_zigzag64(v)); }
+static inline size_t bk_varint_size(int32_t v) {
+    return bk_uvarint_size(bk_zigzag32(v));
+}
+static inline size_t bk_varlong_size(int64_t v) {
+    return bk_uvarlong_size(bk_zigzag64(v));
+}
 
 #endif

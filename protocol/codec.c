@@ -28,7 +28,7 @@ static bool field_flex(const bk_field *f, int v, bool flex) {
     return flex && bk_vrange_has(f->flex, v);
 }
 
-static size_t elem_size(const bk_field *f) {
+size_t bk_field_elem_size(const bk_field *f) {
     switch (f->type) {
     case BK_FT_BOOL:
         return sizeof(bool);
@@ -186,7 +186,7 @@ static int decode_field(const bk_field *f, int v, bool flex, bk_rd *rd, bk_arena
             *arr = (bk_array){NULL, -1};
             return 0;
         }
-        size_t es = elem_size(f);
+        size_t es = bk_field_elem_size(f);
         char *items = NULL;
         if (n > 0) {
             /* n <= bytes left in the frame, so n * es cannot overflow. */
@@ -381,7 +381,7 @@ static void walk_field(const bk_field *f, int v, bool flex, const void *base, si
         const bk_array *arr = p;
         if (arr->count < 0 && !nullable) fail(s, BK_EINVAL);
         put_len(s, arr->count, fflex, 4);
-        size_t es = elem_size(f);
+        size_t es = bk_field_elem_size(f);
         for (int32_t i = 0; i < arr->count; i++)
             walk_value(f, v, flex, fflex, false, (const char *)arr->items + (size_t)i * es, s);
         return;
@@ -539,7 +539,7 @@ static bool value_equal(const bk_field *f, int v, const void *a, const void *b) 
     case BK_FT_STRUCT:
         return bk_struct_equal(f->sub, (int16_t)v, a, b);
     default:
-        return memcmp(a, b, elem_size(f)) == 0;
+        return memcmp(a, b, bk_field_elem_size(f)) == 0;
     }
 }
 
@@ -551,7 +551,7 @@ bool bk_struct_equal(const bk_struct *sd, int16_t version, const void *a, const 
         if (f->is_array) {
             const bk_array *x = pa, *y = pb;
             if (x->count != y->count) return false;
-            size_t es = elem_size(f);
+            size_t es = bk_field_elem_size(f);
             for (int32_t j = 0; j < x->count; j++)
                 if (!value_equal(f, version, (const char *)x->items + (size_t)j * es,
                                  (const char *)y->items + (size_t)j * es))

@@ -154,6 +154,9 @@ int bk_struct_encode(const bk_struct *sd, int16_t version, bool flexible, const 
 size_t bk_struct_size(const bk_struct *sd, int16_t version, bool flexible, const void *in);
 bool bk_struct_equal(const bk_struct *sd, int16_t version, const void *a, const void *b);
 
+/* Bytes one value (or one array element) of this field takes in its struct. */
+size_t bk_field_elem_size(const bk_field *f);
+
 /* The API with this key served on the broker listener, or NULL. */
 const bk_api *bk_api_find(int16_t key);
 
