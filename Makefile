@@ -7,6 +7,7 @@
 #   make fuzz       bounded libFuzzer run of every fuzz target (FUZZ_SECONDS each)
 #   make bench      benchmarks (tests/bench), figures beside the machine's own limits
 #   make regen      regenerate protocol/gen from the Kafka JSON specs
+#   make api-table  refresh README.md's table of APIs from the codec's own table
 #   make deps       install the Debian packages brook needs (apt, as root or via sudo)
 
 CC       ?= cc
@@ -49,7 +50,7 @@ FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test unit unit-asan fuzz fuzz-smoke bench regen regen-check deps \
-        check-deps format clean golden-capture
+        check-deps format clean golden-capture api-table readme-check
 
 all: check-deps $(BROOKD) $(PROTO_LIB)
 
@@ -83,18 +84,38 @@ run: all
 	@mkdir -p data
 	./$(BROOKD)
 
+APITABLE := $(BUILD)/tools/apitable
+$(APITABLE): protocol/codegen/apitable.c $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(PROTO_LIB) $(LDFLAGS_SAN) $(LDLIBS)
+
+# Rewrites the table between the api-table markers in README.md.
+api-table: $(APITABLE)
+	@$(APITABLE) >$(BUILD)/api-table.md
+	@awk -v f=$(BUILD)/api-table.md '/<!-- api-table:end -->/ {skip=0} \
+	    !skip {print} /<!-- api-table:begin -->/ {while ((getline l < f) > 0) print l; skip=1}' \
+	    README.md >$(BUILD)/README.new && mv $(BUILD)/README.new README.md
+	@echo "README.md: API table refreshed"
+
+readme-check: $(APITABLE)
+	@tests/readme_check.sh $(APITABLE)
+
 unit: check-deps $(UNIT_BIN)
 	@tests/unit/run.sh $(UNIT_BIN)
 
 unit-asan:
-	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 unit
+	BK_SUITE_NAME=unit-asan $(MAKE) BUILD=build/asan SAN=1 OPT=-O1 unit
 
 # Every test. Later issues add integration suites here.
+# Each step records its totals in build/test-summary.txt; a failing step does
+# not hide the others, and the summary decides the exit status.
 test: check-deps
-	$(MAKE) unit
-	$(MAKE) unit-asan
-	$(MAKE) regen-check
-	$(MAKE) fuzz-smoke
+	@mkdir -p build && rm -f build/test-summary.txt
+	@$(MAKE) --no-print-directory unit || echo "make-unit 0 1" >>build/test-summary.txt
+	@$(MAKE) --no-print-directory unit-asan || echo "make-unit-asan 0 1" >>build/test-summary.txt
+	@$(MAKE) --no-print-directory regen-check || echo "make-regen-check 0 1" >>build/test-summary.txt
+	@$(MAKE) --no-print-directory readme-check || echo "make-readme-check 0 1" >>build/test-summary.txt
+	@$(MAKE) --no-print-directory fuzz-smoke || echo "make-fuzz-smoke 0 1" >>build/test-summary.txt
 	@tests/summary.sh
 
 fuzz: check-deps $(FUZZ_BIN)
