@@ -12,13 +12,30 @@ Python 3 standard library only.
       SIGINT, or after --max-seconds (default 3600).
 
   proxy.py extract --raw FILE [FILE...] --out DIR [--keep N] [--keep-codec N]
+                   [--keep-roles N] [--client NAME]
       Pairs each request with its response (same connection, same
-      correlation id; a Produce with acks=0 has none), keeps at most --keep
-      (default 2) exchanges per (api_key, api_version), or --keep-codec
-      (default 6) for Produce and Fetch, chosen so that every compression
-      codec seen is represented, and writes DIR/NNNN-<Api>-v<ver>.req/.resp
-      plus DIR/INDEX.tsv. DIR's old *.req, *.resp and INDEX.tsv are removed
-      first.
+      correlation id; a Produce with acks=0 has none) and keeps, per
+      (api_key, api_version), one exchange per client id (at most
+      --keep-roles, default 6) and for Produce and Fetch one per client id
+      and codec set / batch flags / acks=0 (at most --keep-codec, default
+      12), so that every compression codec and transactional or control
+      batch seen is represented; then tops each up to --keep (default 2)
+      with the earliest others. A request that got no response is kept only
+      if no exchange of the same api key and version got one. It writes
+      DIR/NNNN-<Api>-v<ver>.req/.resp (each a frame without its 4-byte size
+      prefix) and DIR/INDEX.tsv, after removing DIR's old *.req, *.resp and
+      INDEX.tsv.
+
+      INDEX.tsv columns (tab-separated, "-" for none):
+        seq client client_id api_key api_name api_version correlation_id
+        codecs batch_flags acks response req_bytes resp_bytes req_file
+        resp_file
+      codecs: compression codecs of the record batches (Produce request,
+      Fetch response); batch_flags: idem (has a producer id), txn
+      (transactional), control (transaction markers), aborted (the Fetch
+      response lists aborted transactions); acks: Produce only; response:
+      yes, none-acks0 (acks=0, none expected) or no (connection closed
+      before a response).
 """
 
 import argparse
@@ -264,28 +281,43 @@ def flexible(key, ver):
     return None
 
 
-def batch_codecs(records):
-    """Compression codecs of the magic-2 batches in a records blob."""
-    out = set()
+def batch_info(records):
+    """(codecs, flags) of the record batches in a records blob.
+
+    codecs: compression codec names of the magic-2 batches ("magicN" for
+    older message sets). flags: "txn" (transactional batch), "control"
+    (transaction marker), "idem" (batch has a producer id). A truncated
+    last batch (Fetch may cut one) is ignored."""
+    codecs, flags = set(), set()
     p = 0
     for _ in range(100000):
-        if p + 61 > len(records):
+        if p + 17 > len(records):
             break
         (length,) = struct.unpack_from(">i", records, p + 8)
         magic = records[p + 16]
         if magic == 2:
+            if p + 61 > len(records):
+                break
             (attrs,) = struct.unpack_from(">h", records, p + 21)
-            out.add(CODECS.get(attrs & 7, "codec%d" % (attrs & 7)))
+            (producer_id,) = struct.unpack_from(">q", records, p + 43)
+            if attrs & 0x20:
+                flags.add("control")
+            else:
+                codecs.add(CODECS.get(attrs & 7, "codec%d" % (attrs & 7)))
+            if attrs & 0x10:
+                flags.add("txn")
+            if producer_id >= 0:
+                flags.add("idem")
         else:
-            out.add("magic%d" % magic)
+            codecs.add("magic%d" % magic)
         if length <= 0:
             break
         p += 12 + length
-    return out
+    return codecs, flags
 
 
 def produce_info(req):
-    """(acks, codecs) of a Produce request."""
+    """(acks, codecs, flags) of a Produce request."""
     key, ver, _, _, body = request_header(req)
     flex = ver >= 9
     r = Reader(req, body)
@@ -293,7 +325,7 @@ def produce_info(req):
         r.string(flex)
     acks = r.i16()
     r.i32()
-    codecs = set()
+    codecs, flags = set(), set()
     for _ in range(r.array_len(flex)):
         if ver >= 13:
             r.take(16)
@@ -303,65 +335,87 @@ def produce_info(req):
             r.i32()
             recs = r.bytes_(flex)
             if recs:
-                codecs |= batch_codecs(recs)
+                c, f = batch_info(recs)
+                codecs |= c
+                flags |= f
             if flex:
                 r.tagged()
         if flex:
             r.tagged()
-    return acks, codecs
+    return acks, codecs, flags
 
 
-def fetch_resp_codecs(ver, resp):
+def fetch_resp_info(ver, resp):
+    """(codecs, flags) of the records in a Fetch response (flags also gets
+    "aborted" when a partition lists aborted transactions)."""
     flex = ver >= 12
     r = Reader(resp)
-    r.i32()
+    r.i32()  # correlation id
     if flex:
         r.tagged()
-    r.i32()
+    if ver >= 1:
+        r.i32()  # throttle_time_ms
     if ver >= 7:
-        r.i16()
-        r.i32()
-    codecs = set()
+        r.i16()  # error_code
+        r.i32()  # session_id
+    codecs, flags = set(), set()
     for _ in range(r.array_len(flex)):
         if ver >= 13:
             r.take(16)
         else:
             r.string(flex)
         for _ in range(r.array_len(flex)):
-            r.i32(), r.i16(), r.i64(), r.i64()
+            r.i32(), r.i16(), r.i64()  # partition, error, high watermark
+            if ver >= 4:
+                r.i64()  # last_stable_offset
             if ver >= 5:
-                r.i64()
-            n = r.array_len(flex)
-            for _ in range(max(n, 0)):
-                r.i64(), r.i64()
-                if flex:
-                    r.tagged()
+                r.i64()  # log_start_offset
+            if ver >= 4:
+                n = r.array_len(flex)
+                if n > 0:
+                    flags.add("aborted")
+                for _ in range(max(n, 0)):
+                    r.i64(), r.i64()
+                    if flex:
+                        r.tagged()
             if ver >= 11:
-                r.i32()
+                r.i32()  # preferred_read_replica
             recs = r.bytes_(flex)
             if recs:
-                codecs |= batch_codecs(recs)
+                c, f = batch_info(recs)
+                codecs |= c
+                flags |= f
             if flex:
                 r.tagged()
         if flex:
             r.tagged()
-    return codecs
+    return codecs, flags
 
 
 # ---------------------------------------------------------------- extract
 
 
 def load_exchanges(paths):
-    """Read raw logs; return exchanges in request order."""
+    """Read raw logs; return exchanges in request order.
+
+    Connections are numbered per raw file, so several files can be merged
+    without mixing up their correlation ids."""
     frames = []
     for i, path in enumerate(paths):
         with open(path, encoding="ascii") as f:
-            for line in f:
+            for n, line in enumerate(f, 1):
                 line = line.strip()
-                if line:
+                if not line:
+                    continue
+                try:
                     rec = json.loads(line)
-                    rec["conn"] = (i, rec["conn"])
-                    frames.append(rec)
+                except ValueError:
+                    # a proxy killed mid-write leaves a torn last line
+                    print("extract: %s:%d: bad JSON line, skipped" % (path, n),
+                          file=sys.stderr)
+                    continue
+                rec["conn"] = (i, rec["conn"])
+                frames.append(rec)
     exchanges = []
     pending = {}  # (conn, corr) -> exchange
     for rec in frames:
@@ -374,10 +428,11 @@ def load_exchanges(paths):
                       file=sys.stderr)
                 continue
             ex = {"key": key, "ver": ver, "corr": corr, "client_id": client_id,
-                  "req": data, "resp": None, "conn": rec["conn"], "acks": None}
+                  "req": data, "resp": None, "conn": rec["conn"], "acks": None,
+                  "codecs": set(), "flags": set()}
             if key == PRODUCE:
                 try:
-                    ex["acks"], ex["codecs"] = produce_info(data)
+                    ex["acks"], ex["codecs"], ex["flags"] = produce_info(data)
                 except ValueError:
                     ex["codecs"] = {"unparsed"}
             exchanges.append(ex)
@@ -395,7 +450,7 @@ def load_exchanges(paths):
             ex["resp"] = data
             if ex["key"] == FETCH:
                 try:
-                    ex["codecs"] = fetch_resp_codecs(ex["ver"], data)
+                    ex["codecs"], ex["flags"] = fetch_resp_info(ex["ver"], data)
                 except ValueError:
                     ex["codecs"] = {"unparsed"}
     for ex in exchanges:
@@ -404,57 +459,91 @@ def load_exchanges(paths):
     return exchanges
 
 
-def select(exchanges, keep, keep_codec):
-    """Pick which exchanges to keep (a set of indexes)."""
-    groups = {}
+def select(exchanges, keep, keep_codec, keep_roles):
+    """Pick which exchanges to keep (sorted indexes).
+
+    Per (api_key, api_version), in capture order: first one exchange per
+    distinct signature, at most `keep_codec` of them for Produce and Fetch
+    and `keep_roles` for the other APIs; then the earliest others until the
+    group has `keep`. The signature is the client id (scenarios give each
+    role its own: admin, producer, consumer, transactional producer...), and
+    for Produce and Fetch also the codecs, the batch flags and acks=0.
+    A request that never got a response (the broker closed the connection,
+    or the client went away first) is kept only when no exchange of its
+    (api_key, api_version) was answered: its bytes are still a real
+    request."""
+    groups, unanswered = {}, {}
     for i, ex in enumerate(exchanges):
-        if ex.get("unanswered"):
-            continue
-        groups.setdefault((ex["key"], ex["ver"]), []).append(i)
+        target = unanswered if ex.get("unanswered") else groups
+        target.setdefault((ex["key"], ex["ver"]), []).append(i)
     chosen = set()
+    for kv, idxs in unanswered.items():
+        if kv not in groups:
+            chosen.update(idxs[:1])
     for (key, _), idxs in groups.items():
-        if key in (PRODUCE, FETCH):
-            limit = keep_codec
-            # First pass: one exchange per distinct codec set (and per
-            # acks=0 / with-response), in capture order.
-            seen = set()
-            for i in idxs:
-                ex = exchanges[i]
-                sig = (frozenset(ex.get("codecs", ())), ex["resp"] is None)
-                if sig not in seen and len(seen) < limit:
-                    seen.add(sig)
-                    chosen.add(i)
-            # Second pass: top up to `keep` with the earliest others.
-            for i in idxs:
-                if sum(1 for j in idxs if j in chosen) >= max(keep, len(seen)):
-                    break
+        records = key in (PRODUCE, FETCH)
+        limit = keep_codec if records else keep_roles
+        seen = set()
+        for i in idxs:
+            ex = exchanges[i]
+            sig = (ex["client_id"],)
+            if records:
+                sig += (frozenset(ex["codecs"]), frozenset(ex["flags"]),
+                        ex["resp"] is None)
+            if sig not in seen and len(seen) < limit:
+                seen.add(sig)
                 chosen.add(i)
-        else:
-            chosen.update(idxs[:keep])
+        for i in idxs:
+            if sum(1 for j in idxs if j in chosen) >= max(keep, len(seen)):
+                break
+            chosen.add(i)
     return sorted(chosen)
+
+
+INDEX_COLUMNS = ["seq", "client", "client_id", "api_key", "api_name",
+                 "api_version", "correlation_id", "codecs", "batch_flags",
+                 "acks", "response", "req_bytes", "resp_bytes", "req_file",
+                 "resp_file"]
+
+
+def tsv_field(v):
+    v = "-" if v is None or v == "" else str(v)
+    return v.replace("\t", " ").replace("\n", " ")
 
 
 def extract(args):
     exchanges = load_exchanges(args.raw)
-    keep = select(exchanges, args.keep, args.keep_codec)
+    keep = select(exchanges, args.keep, args.keep_codec, args.keep_roles)
+    client = args.client or os.path.basename(os.path.normpath(args.out))
     os.makedirs(args.out, exist_ok=True)
     for name in os.listdir(args.out):
         if name.endswith((".req", ".resp")) or name == "INDEX.tsv":
             os.remove(os.path.join(args.out, name))
-    rows = ["seq\tapi_key\tapi_name\tapi_version\tcorrelation_id\treq_file\tresp_file"]
+    rows = ["\t".join(INDEX_COLUMNS)]
     for seq, i in enumerate(keep, 1):
         ex = exchanges[i]
         stem = "%04d-%s-v%d" % (seq, api_name(ex["key"]), ex["ver"])
         with open(os.path.join(args.out, stem + ".req"), "wb") as f:
             f.write(ex["req"])
-        resp_file = "-"
+        resp_file = None
         if ex["resp"] is not None:
             resp_file = stem + ".resp"
             with open(os.path.join(args.out, resp_file), "wb") as f:
                 f.write(ex["resp"])
-        rows.append("%04d\t%d\t%s\t%d\t%d\t%s\t%s" % (
-            seq, ex["key"], api_name(ex["key"]), ex["ver"], ex["corr"],
-            stem + ".req", resp_file))
+            response = "yes"
+        elif ex["acks"] == 0:
+            response = "none-acks0"
+        else:
+            response = "no"
+        row = [
+            "%04d" % seq, client, ex["client_id"], ex["key"],
+            api_name(ex["key"]), ex["ver"], ex["corr"],
+            ",".join(sorted(ex["codecs"])), ",".join(sorted(ex["flags"])),
+            ex["acks"], response, len(ex["req"]),
+            None if ex["resp"] is None else len(ex["resp"]),
+            stem + ".req", resp_file,
+        ]
+        rows.append("\t".join(tsv_field(v) for v in row))
     with open(os.path.join(args.out, "INDEX.tsv"), "w") as f:
         f.write("\n".join(rows) + "\n")
     unanswered = sum(1 for ex in exchanges if ex.get("unanswered"))
@@ -476,7 +565,10 @@ def main():
     e.add_argument("--raw", nargs="+", required=True)
     e.add_argument("--out", required=True)
     e.add_argument("--keep", type=int, default=2)
-    e.add_argument("--keep-codec", type=int, default=6)
+    e.add_argument("--keep-codec", type=int, default=12)
+    e.add_argument("--keep-roles", type=int, default=6)
+    e.add_argument("--client", default=None,
+                   help="client column of INDEX.tsv (default: DIR's name)")
     args = ap.parse_args()
     if args.cmd == "serve":
         asyncio.run(serve(args))
