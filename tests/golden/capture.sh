@@ -23,8 +23,14 @@
 # killed.
 #
 # Environment (all optional):
-#   GOLDEN_WORK             work dir (default: a new /tmp/brook-golden.XXXXXX,
-#                           removed at the end unless GOLDEN_KEEP_WORK=1)
+#   GOLDEN_WORK             work dir: raw captures, logs, builds (default: a
+#                           new /tmp/brook-golden.XXXXXX, removed at the end
+#                           unless GOLDEN_KEEP_WORK=1)
+#   GOLDEN_BROKER_DIR       the broker's dir (default /tmp/brook-golden-kafka,
+#                           wiped before and after). A fixed path: the
+#                           broker's log.dirs shows up in DescribeConfigs
+#                           responses, and the fixtures should not carry a
+#                           random or machine-specific path.
 #   GOLDEN_BROKER_PORT      broker port (default 39092, or a free one)
 #   GOLDEN_PROXY_PORT       proxy port  (default 39093, or a free one)
 #   GOLDEN_CLIENT_TIMEOUT_S per-client scenario limit (default 240)
@@ -75,6 +81,13 @@ fi
 
 # ------------------------------------------------------------------ work dir, cleanup
 
+BROKER_DIR=${GOLDEN_BROKER_DIR:-/tmp/brook-golden-kafka}
+if kafka_pid "$BROKER_DIR" >/dev/null; then
+    log "a broker is already running in $BROKER_DIR (another capture?); stop it first:"
+    log "  tests/tools/kafka.sh stop $BROKER_DIR"
+    exit 1
+fi
+rm -rf "$BROKER_DIR"
 if [[ -n ${GOLDEN_WORK:-} ]]; then
     WORK=$GOLDEN_WORK
     mkdir -p "$WORK"
@@ -82,7 +95,6 @@ else
     WORK=$(mktemp -d /tmp/brook-golden.XXXXXX)
 fi
 WORK=$(cd "$WORK" && pwd)
-BROKER_DIR="$WORK/broker"
 mkdir -p "$WORK/raw" "$WORK/logs" "$WORK/build"
 PROXY_PID=
 WATCHDOG_PID=
@@ -103,15 +115,18 @@ stop_proxy() {
 cleanup() {
     local rc=$?
     stop_proxy
-    kafka_stop "$BROKER_DIR" 2>/dev/null || true
+    if [[ -n ${BROKER_STARTED:-} ]]; then
+        kafka_stop "$BROKER_DIR" 2>/dev/null || true
+    fi
     if [[ -n $WATCHDOG_PID ]]; then
         kill -TERM "$WATCHDOG_PID" 2>/dev/null || true
         wait "$WATCHDOG_PID" 2>/dev/null || true
     fi
     if [[ ${GOLDEN_KEEP_WORK:-0} == 1 || -n ${GOLDEN_WORK:-} ]]; then
-        log "work dir kept: $WORK"
+        log "work dir kept: $WORK (broker dir: $BROKER_DIR)"
     else
         rm -rf "$WORK"
+        [[ -n ${BROKER_STARTED:-} ]] && rm -rf "$BROKER_DIR"
     fi
     exit $rc
 }
@@ -247,6 +262,7 @@ log "broker on 127.0.0.1:$BROKER_PORT, proxy on $BOOTSTRAP, work dir $WORK"
 ) &
 WATCHDOG_PID=$!
 
+BROKER_STARTED=1
 kafka_start "$BROKER_DIR" "$BROKER_PORT" "$PROXY_PORT"
 if ! grep -q 'group.coordinator.rebalance.protocols = \[.*consumer' "$BROKER_DIR/logs/server.log"; then
     log "note: the broker's group.coordinator.rebalance.protocols lacks 'consumer' (KIP-848 scenarios will fail)"
@@ -304,6 +320,8 @@ capture_one() {
         echo "broker: Apache Kafka $KAFKA_VERSION (KRaft, single node, tests/tools/kafka.sh)"
         echo "scenario: tests/golden/clients/ ($c), $GOLDEN_RECORDS records per codec"
         echo "result: ${STATUS[$c]}: ${NOTE[$c]}"
+        # notes the scenario printed (e.g. a codec it had to skip)
+        grep -o 'note: .*' "$WORK/logs/$c.log" | sort -u || true
         echo "captured: $(date -u +%Y-%m-%d)"
     } >"$out/CLIENT.txt"
 }
@@ -316,6 +334,15 @@ done
 # ------------------------------------------------------------------ summary
 
 fail=0
+# The fixtures are committed: they must not name this checkout or the
+# random work dir (the broker's fixed dir is expected in DescribeConfigs).
+for c in "${want[@]}"; do
+    [[ -d $FIXTURES/$c ]] || continue
+    if grep -rlaF -e "$REPO" -e "$WORK" "$FIXTURES/$c" >&2; then
+        log "$c: the files above contain a local path (${REPO} or ${WORK})"
+        STATUS[$c]=FAILED; NOTE[$c]="fixtures contain a local path"
+    fi
+done
 log "summary:"
 for c in "${want[@]}"; do
     printf 'capture.sh:   %-16s %-8s %s\n' "$c" "${STATUS[$c]}" "${NOTE[$c]}" >&2

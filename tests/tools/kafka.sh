@@ -71,10 +71,16 @@ kafka_mvn_copy_deps() {
     command -v mvn >/dev/null || { _kafka_log "mvn not found (apt-get install -y maven)"; return 1; }
     _kafka_log "fetching profile '$profile' into ${out#"$KAFKA_REPO_ROOT"/}"
     rm -rf "$out.tmp"
-    timeout 600 mvn -q -B -Dstyle.color=never -f "$KAFKA_TOOLS_DIR/pom.xml" -P "$profile" \
+    # Explicit failure check: callers that source this file may not run
+    # under `set -e`, and a failed fetch must not be stamped as installed.
+    if ! timeout 600 mvn -q -B -Dstyle.color=never -f "$KAFKA_TOOLS_DIR/pom.xml" -P "$profile" \
         -Dmaven.repo.local="$KAFKA_M2" \
         dependency:copy-dependencies -DincludeScope=runtime \
-        -DoutputDirectory="$out.tmp" >&2
+        -DoutputDirectory="$out.tmp" >&2; then
+        _kafka_log "mvn dependency:copy-dependencies (profile '$profile') failed"
+        rm -rf "$out.tmp"
+        return 1
+    fi
     rm -rf "$out"
     mv "$out.tmp" "$out"
     echo "$want" >"$stamp"
@@ -202,7 +208,7 @@ kafka_java_cmd() {
 kafka_start() {
     local dir=$1 port=$2 adv=${3:-$2} cport iport cid pid i limit
     [[ -n $dir && -n $port ]] || { _kafka_log "usage: kafka_start WORKDIR PORT [ADVERTISED_PORT]"; return 2; }
-    [[ -d $KAFKA_LIBS ]] || kafka_install
+    [[ -d $KAFKA_LIBS ]] || kafka_install || return 1
     mkdir -p "$dir/logs"
     dir=$(cd "$dir" && pwd)
     if pid=$(kafka_pid "$dir"); then

@@ -24,6 +24,7 @@ GROUP = TOPIC + "-classic"
 def main():
     bootstrap = sys.argv[1]
     st = Steps(CLIENT)
+    st.log("note: kafka-python has no KIP-848 (group.protocol=consumer) consumer: classic groups only")
     common = dict(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     admin = st.run("admin-connect", KafkaAdminClient,
                    client_id="golden-kafka_python-admin", **common)
