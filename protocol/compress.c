@@ -154,7 +154,9 @@ static int gunzip(bk_codec_ctx *ctx, const uint8_t *src, size_t len, sink *s) {
         if (room > UINT_MAX) room = UINT_MAX;
         zs->next_out = s->out->buf + s->out->len;
         zs->avail_out = (uInt)room;
-        int ret = inflate(zs, Z_NO_FLUSH);
+        /* Z_FINISH: all input is here, so zlib need not keep a window copy
+         * when the member ends within this output; it still works in steps. */
+        int ret = inflate(zs, Z_FINISH);
         s->out->len += room - zs->avail_out;
         if (ret == Z_STREAM_END) {
             if (zs->avail_in == 0) return 0;
