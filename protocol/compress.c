@@ -1,5 +1,4 @@
-/* compress.c - gzip, snappy (raw and xerial), lz4 frame and zstd over zlib, libsnappy, liblz4,
- * libzstd. */
+/* compress.c - gzip, snappy (raw, xerial), lz4 frames and zstd over the four C libraries. */
 #include "compress.h"
 
 #include <limits.h>
@@ -76,7 +75,7 @@ const char *bk_codec_name(int codec) {
  * Output management for decompression. `limit` is the largest out->len
  * allowed plus one: a decoder that fills that extra byte has proved the
  * output too big, without us ever holding more than the ceiling + 1.
- * The buffer grows by doubling from `hint`, never past `limit`.
+ * The buffer grows by doubling, never past `limit`.
  */
 typedef struct sink {
     bk_wr *out;
@@ -211,7 +210,7 @@ static int unlz4(bk_codec_ctx *ctx, const uint8_t *src, size_t len, sink *s) {
     } else {
         LZ4F_resetDecompressionContext(ctx->lz4_d);
     }
-    /* No size up front (Kafka writes none): start from a typical ratio. */
+    /* No size up front (Java's producer writes none): start from a typical ratio. */
     size_t max_out = s->limit - s->base - 1;
     int err = sink_grow(s, bounded_hint(max_out, len / 64));
     if (err) return err;

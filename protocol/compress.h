@@ -1,5 +1,4 @@
-/* compress.h - Kafka's compression codecs (gzip, snappy, lz4, zstd), decompression bounded by a
- * ceiling. */
+/* compress.h - Kafka's codecs (gzip, snappy, lz4, zstd), decompression bounded by a ceiling. */
 #ifndef BK_COMPRESS_H
 #define BK_COMPRESS_H
 

@@ -1,8 +1,6 @@
 /* record.c - record batches (magic v2): split, parse, iterate, validate, build, patch. */
 #include "record.h"
 
-#include <stdlib.h>
-
 #include "crc32c.h"
 
 /* Field offsets from the start of a batch. */
@@ -112,8 +110,8 @@ int bk_record_iter_init(bk_record_iter *it, const bk_batch *batch, bk_codec_ctx 
     it->last_offset_delta = batch->last_offset_delta;
     it->prev_offset_delta = -1;
     it->base_timestamp = batch->base_timestamp;
-    it->log_append_time =
-        bk_batch_is_log_append_time(batch) ? batch->max_timestamp : BK_NO_TIMESTAMP;
+    it->max_timestamp = batch->max_timestamp;
+    it->log_append_time = bk_batch_is_log_append_time(batch);
     const uint8_t *recs = batch->data + BK_BATCH_HEADER_SIZE;
     size_t len = batch->size - BK_BATCH_HEADER_SIZE;
     int codec = bk_batch_codec(batch);
@@ -121,17 +119,17 @@ int bk_record_iter_init(bk_record_iter *it, const bk_batch *batch, bk_codec_ctx 
         it->rd = bk_rd_init(recs, len);
         return 0;
     }
-    int err = scratch ? 0 : BK_EINVAL;
-    if (!err) {
-        scratch->len = 0;
-        if (!max_uncompressed) max_uncompressed = BK_RECORDS_MAX_UNCOMPRESSED_DEFAULT;
-        err = bk_codec_decompress(ctx, codec, recs, len, max_uncompressed, scratch);
+    if (!scratch) {
+        it->why = "a compressed batch needs a scratch buffer";
+        return it->err = BK_EINVAL;
     }
+    scratch->len = 0;
+    if (!max_uncompressed) max_uncompressed = BK_RECORDS_MAX_UNCOMPRESSED_DEFAULT;
+    int err = bk_codec_decompress(ctx, codec, recs, len, max_uncompressed, scratch);
     if (err) {
-        it->err = err;
         it->why = err == BK_ETOOBIG ? "records decompress beyond the ceiling"
                                     : "records cannot be decompressed";
-        return err;
+        return it->err = err;
     }
     it->rd = bk_rd_init(scratch->buf, scratch->len);
     return 0;
@@ -196,8 +194,8 @@ int bk_record_next(bk_record_iter *it, bk_record *rec) {
         return iter_fail(it, "offset deltas not increasing within lastOffsetDelta");
     it->prev_offset_delta = rec->offset_delta;
     /* Java adds with wrap-around; so do we, without signed overflow. */
-    rec->timestamp = it->log_append_time != BK_NO_TIMESTAMP
-                         ? it->log_append_time
+    rec->timestamp = it->log_append_time
+                         ? it->max_timestamp
                          : (int64_t)((uint64_t)it->base_timestamp + (uint64_t)rec->timestamp_delta);
     it->index++;
     return 1;
@@ -386,11 +384,11 @@ int bk_batch_add(bk_batch_builder *b, int64_t timestamp, bk_bytes key, bk_bytes 
 
     size_t body = 1 + bk_varlong_size(delta) + bk_varint_size(b->count) + bytes_size(key) +
                   bytes_size(value) + bk_varint_size(header_count);
-    for (int32_t i = 0; i < header_count; i++) {
+    /* each term is below 2^32, so checking after every one keeps size_t safe */
+    for (int32_t i = 0; i < header_count && body <= INT32_MAX; i++) {
         if (headers[i].key.len < 0) return b->err = BK_EINVAL;
         body += bytes_size(headers[i].key) + bytes_size(headers[i].value);
     }
-    /* sums of int32 lengths: no size_t overflow, but the record must fit int32 */
     if (body > INT32_MAX) return b->err = BK_ETOOBIG;
 
     bk_wr *w = b->records;

@@ -124,9 +124,10 @@ typedef struct bk_record_iter {
     int32_t last_offset_delta;
     int32_t prev_offset_delta;
     int64_t base_timestamp;
-    int64_t log_append_time; /* BK_NO_TIMESTAMP for CreateTime batches */
-    int err;                 /* sticky */
-    const char *why;         /* static description of err */
+    int64_t max_timestamp;
+    int log_append_time; /* records take maxTimestamp */
+    int err;             /* sticky */
+    const char *why;     /* static description of err */
 } bk_record_iter;
 
 /* Ceiling on decompressed records when the caller gives none (0). */

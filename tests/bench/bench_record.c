@@ -1,5 +1,4 @@
-/* bench_record.c - CRC-32C, batch validation and codec throughput, beside memcpy of the same bytes.
- */
+/* bench_record.c - CRC-32C, validation and codec throughput beside memcpy of the same bytes. */
 #include <lz4.h>
 #include <lz4frame.h>
 #include <snappy-c.h>

@@ -1,5 +1,4 @@
-/* fuzz_record.c - libFuzzer target: codecs, batch split/parse/validate/iterate, patch and rebuild
- * invariants. */
+/* fuzz_record.c - libFuzzer: codecs, batch split/parse/validate/iterate, patch, rebuild. */
 #include <stdlib.h>
 #include <string.h>
 
