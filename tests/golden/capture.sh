@@ -98,6 +98,7 @@ WORK=$(cd "$WORK" && pwd)
 mkdir -p "$WORK/raw" "$WORK/logs" "$WORK/build"
 PROXY_PID=
 WATCHDOG_PID=
+SCENARIO_PID=
 
 stop_proxy() {
     local i
@@ -113,7 +114,16 @@ stop_proxy() {
 }
 
 cleanup() {
-    local rc=$?
+    local rc=$? i
+    if [[ -n $SCENARIO_PID ]]; then
+        # `timeout` passes the TERM on to the client program
+        kill -TERM "$SCENARIO_PID" 2>/dev/null || true
+        for ((i = 0; i < 40; i++)); do
+            kill -0 "$SCENARIO_PID" 2>/dev/null || break
+            sleep 0.25
+        done
+        kill -KILL "$SCENARIO_PID" 2>/dev/null || true
+    fi
     stop_proxy
     if [[ -n ${BROKER_STARTED:-} ]]; then
         kafka_stop "$BROKER_DIR" 2>/dev/null || true
@@ -154,7 +164,15 @@ BOOTSTRAP="127.0.0.1:$PROXY_PORT"
 
 declare -A STATUS NOTE
 
-skip() { STATUS[$1]=SKIPPED; NOTE[$1]=$2; log "$1: SKIPPED: $2"; }
+# not_installed CLIENT PART: CLIENT cannot run because clients.sh could not
+# install PART: SKIPPED when its toolchain is missing, FAILED otherwise.
+not_installed() {
+    local c=$1 part=$2 st=${CLIENTS_STATUS[$2]:-FAILED}
+    [[ $st == ok ]] && st=FAILED
+    STATUS[$c]=$st
+    NOTE[$c]="clients.sh install $part: $st: ${CLIENTS_REASON[$part]:-not installed}"
+    log "$c: ${STATUS[$c]}: ${NOTE[$c]}"
+}
 
 # prepare_<client>: install + build; sets STATUS SKIPPED/FAILED on trouble.
 # cmd_<client>: sets CMD to the scenario's command line (run under timeout).
@@ -166,13 +184,13 @@ prepare_python() {
 }
 
 prepare_kafka_python() {
-    prepare_python || { skip kafka_python "python client install: ${CLIENTS_RESULTS[-1]}"; return; }
+    prepare_python || { not_installed kafka_python python; return; }
 }
 cmd_kafka_python() { CMD=("$CLIENTS_PY" "$CLIENTS_DIR/py_kafka_python.py" "$BOOTSTRAP"); }
 version_kafka_python() { "$CLIENTS_PY" -c 'import kafka; print("kafka-python", kafka.__version__)'; }
 
 prepare_confluent_kafka() {
-    prepare_python || { skip confluent_kafka "python client install: ${CLIENTS_RESULTS[-1]}"; return; }
+    prepare_python || { not_installed confluent_kafka python; return; }
 }
 cmd_confluent_kafka() { CMD=("$CLIENTS_PY" "$CLIENTS_DIR/py_confluent.py" "$BOOTSTRAP"); }
 version_confluent_kafka() {
@@ -181,14 +199,14 @@ version_confluent_kafka() {
 
 prepare_kcat() {
     clients_install_kcat || true
-    command -v kcat >/dev/null || skip kcat "kcat not installed: ${CLIENTS_RESULTS[-1]}"
+    command -v kcat >/dev/null || not_installed kcat kcat
 }
 cmd_kcat() { CMD=(bash "$CLIENTS_DIR/kcat.sh" "$BOOTSTRAP"); }
 version_kcat() { kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\).*librdkafka \([^ ]*\).*/kcat \1 (Debian package, librdkafka \2)/p'; }
 
 prepare_kafkajs() {
     clients_install_node || true
-    [[ -d $CLIENTS_NODE_DIR/node_modules/kafkajs ]] || { skip kafkajs "kafkajs not installed: ${CLIENTS_RESULTS[-1]}"; return; }
+    [[ -d $CLIENTS_NODE_DIR/node_modules/kafkajs ]] || { not_installed kafkajs node; return; }
 }
 cmd_kafkajs() { CMD=(env NODE_PATH="$CLIENTS_NODE_DIR/node_modules" node "$CLIENTS_DIR/node_kafkajs.js" "$BOOTSTRAP"); }
 version_kafkajs() {
@@ -204,7 +222,7 @@ version_kafkajs() {
 prepare_java() {
     clients_install_java || true
     if ! compgen -G "$CLIENTS_JAVA_LIBS/kafka-clients-*.jar" >/dev/null; then
-        skip java "kafka-clients not installed: ${CLIENTS_RESULTS[-1]}"
+        not_installed java java
         return
     fi
     mkdir -p "$WORK/build/java"
@@ -222,8 +240,8 @@ version_java() { echo "Apache Kafka Java client $(cd "$CLIENTS_JAVA_LIBS" && ls 
 
 prepare_franz_go() {
     clients_install_go || true
-    if ! command -v go >/dev/null || [[ ! -f $CLIENTS_CACHE/go/.brook-stamp ]]; then
-        skip franz_go "franz-go not installed: ${CLIENTS_RESULTS[-1]}"
+    if [[ ${CLIENTS_STATUS[go]:-} != ok ]]; then
+        not_installed franz_go go
         return
     fi
     if ! (cd "$CLIENTS_GO_DIR" && env "${CLIENTS_GO_ENV[@]}" timeout 600 \
@@ -248,25 +266,27 @@ done
 
 # ------------------------------------------------------------------ broker, watchdog
 
-kafka_install
-log "broker on 127.0.0.1:$BROKER_PORT, proxy on $BOOTSTRAP, work dir $WORK"
-# Everything after this point is bounded by the watchdog: it stops the broker
-# and the proxy after MAX_S seconds even if this script dies without its trap.
-(
-    trap 'exit 0' TERM
-    for ((i = 0; i < MAX_S; i++)); do sleep 1; done
-    echo "capture.sh: watchdog: ${MAX_S}s limit reached, stopping broker and proxy" >&2
-    [[ -f $BROKER_DIR/kafka.pid ]] && kill -KILL "$(cat "$BROKER_DIR/kafka.pid")" 2>/dev/null
-    [[ -f $WORK/proxy.pid ]] && kill -KILL "$(cat "$WORK/proxy.pid")" 2>/dev/null
-    exit 0
-) &
-WATCHDOG_PID=$!
+start_broker() {
+    kafka_install
+    log "broker on 127.0.0.1:$BROKER_PORT, proxy on $BOOTSTRAP, work dir $WORK"
+    # From here on everything is bounded by the watchdog: it stops the broker
+    # and the proxy after MAX_S seconds even if this script dies without its trap.
+    (
+        trap 'exit 0' TERM
+        for ((i = 0; i < MAX_S; i++)); do sleep 1; done
+        echo "capture.sh: watchdog: ${MAX_S}s limit reached, stopping broker and proxy" >&2
+        [[ -f $BROKER_DIR/kafka.pid ]] && kill -KILL "$(cat "$BROKER_DIR/kafka.pid")" 2>/dev/null
+        [[ -f $WORK/proxy.pid ]] && kill -KILL "$(cat "$WORK/proxy.pid")" 2>/dev/null
+        exit 0
+    ) &
+    WATCHDOG_PID=$!
 
-BROKER_STARTED=1
-kafka_start "$BROKER_DIR" "$BROKER_PORT" "$PROXY_PORT"
-if ! grep -q 'group.coordinator.rebalance.protocols = \[.*consumer' "$BROKER_DIR/logs/server.log"; then
-    log "note: the broker's group.coordinator.rebalance.protocols lacks 'consumer' (KIP-848 scenarios will fail)"
-fi
+    BROKER_STARTED=1
+    kafka_start "$BROKER_DIR" "$BROKER_PORT" "$PROXY_PORT"
+    if ! grep -q 'group.coordinator.rebalance.protocols = \[.*consumer' "$BROKER_DIR/logs/server.log"; then
+        log "note: the broker's group.coordinator.rebalance.protocols lacks 'consumer' (KIP-848 scenarios will fail)"
+    fi
+}
 
 # ------------------------------------------------------------------ per client
 
@@ -293,8 +313,13 @@ capture_one() {
     t0=$SECONDS
     set +e
     "cmd_$c"
-    timeout -k 10 "$CLIENT_TIMEOUT" "${CMD[@]}" </dev/null >"$WORK/logs/$c.log" 2>&1
+    # In the background + wait, so that a signal to this script is handled at
+    # once (cleanup then stops the scenario too).
+    timeout -k 10 "$CLIENT_TIMEOUT" "${CMD[@]}" </dev/null >"$WORK/logs/$c.log" 2>&1 &
+    SCENARIO_PID=$!
+    wait "$SCENARIO_PID"
     rc=$?
+    SCENARIO_PID=
     set -e
     secs=$((SECONDS - t0))
     stop_proxy
@@ -326,10 +351,22 @@ capture_one() {
     } >"$out/CLIENT.txt"
 }
 
+# ------------------------------------------------------------------ main
+
+ready=0
 for c in "${want[@]}"; do
-    [[ ${STATUS[$c]} == ready ]] || continue
-    capture_one "$c"
+    [[ ${STATUS[$c]} == ready ]] && ready=$((ready + 1))
 done
+if ((ready == 0)); then
+    log "no client can run; not starting Kafka"
+else
+    start_broker
+    for c in "${want[@]}"; do
+        [[ ${STATUS[$c]} == ready ]] || continue
+        capture_one "$c"
+    done
+fi
+
 
 # ------------------------------------------------------------------ summary
 
@@ -348,5 +385,5 @@ for c in "${want[@]}"; do
     printf 'capture.sh:   %-16s %-8s %s\n' "$c" "${STATUS[$c]}" "${NOTE[$c]}" >&2
     case ${STATUS[$c]} in ok | SKIPPED) ;; *) fail=1 ;; esac
 done
-log "fixtures in ${FIXTURES#"$REPO"/}: $(du -sh "$FIXTURES" 2>/dev/null | cut -f1)"
+log "fixtures in ${FIXTURES#"$REPO"/}: $(cat "$FIXTURES"/*/*.req "$FIXTURES"/*/*.resp 2>/dev/null | wc -c) bytes of frames"
 exit $fail

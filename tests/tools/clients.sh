@@ -55,9 +55,16 @@ CLIENTS_JAVA_LIBS="$CLIENTS_CACHE/kafka-clients-4.0.0/libs"
 
 _clients_log() { echo "clients.sh: $*" >&2; }
 
-# Results of this run, one line per client: "name STATUS reason".
+# Results of this run: CLIENTS_RESULTS has one line per client ("name STATUS
+# reason"); CLIENTS_STATUS[name] is ok, SKIPPED or FAILED and
+# CLIENTS_REASON[name] the reason or version text.
 CLIENTS_RESULTS=()
-_clients_result() { CLIENTS_RESULTS+=("$(printf '%-7s %-8s %s' "$1" "$2" "${3:-}")"); }
+declare -gA CLIENTS_STATUS=() CLIENTS_REASON=()
+_clients_result() {
+    CLIENTS_STATUS[$1]=$2
+    CLIENTS_REASON[$1]=${3:-}
+    CLIENTS_RESULTS+=("$(printf '%-7s %-8s %s' "$1" "$2" "${3:-}")")
+}
 
 _clients_hash() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
 
