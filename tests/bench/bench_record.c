@@ -23,8 +23,8 @@
 #define BATCHES     16
 #define RECORDS     64
 #define VALUE_BYTES 1024
-#define RUNS        5
-#define RUN_SECONDS 0.1 /* RUNS x RUN_SECONDS ~ 0.5 s per figure */
+#define RUNS        20
+#define RUN_SECONDS 0.025 /* RUNS x RUN_SECONDS ~ 0.5 s per figure */
 
 static double now_s(void) {
     struct timespec ts;
@@ -335,7 +335,7 @@ int main(void) {
         printf("| %s | %.2f | %.0f | %.0f | %.0f | %+.1f%% | %.0f |\n",
                bk_codec_name(rows[i].codec), rows[i].ratio, rows[i].compress, rows[i].bare,
                rows[i].wrapper, (rows[i].bare / rows[i].wrapper - 1) * 100, rows[i].validate);
-    printf("\n(MB/s = 10^6 bytes of uncompressed batches per second; best of %d runs of ~%.1f s,"
+    printf("\n(MB/s = 10^6 bytes of uncompressed batches per second; best of %d runs of ~%.3f s,"
            " library and wrapper in alternating runs; total %.1f s)\n",
            RUNS, RUN_SECONDS, now_s() - t_start);
 
