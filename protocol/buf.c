@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-uint32_t bk_rd_uvarint(bk_rd *rd) {
+uint32_t bk_rd_uvarint_slow(bk_rd *rd) {
     uint32_t v = 0;
     for (int shift = 0; shift < 35; shift += 7) {
         const uint8_t *p = bk_rd_take(rd, 1);
@@ -17,7 +17,7 @@ uint32_t bk_rd_uvarint(bk_rd *rd) {
     return 0;
 }
 
-uint64_t bk_rd_uvarlong(bk_rd *rd) {
+uint64_t bk_rd_uvarlong_slow(bk_rd *rd) {
     uint64_t v = 0;
     for (int shift = 0; shift < 70; shift += 7) {
         const uint8_t *p = bk_rd_take(rd, 1);
@@ -28,16 +28,6 @@ uint64_t bk_rd_uvarlong(bk_rd *rd) {
     }
     bk_rd_fail(rd, BK_EINVAL);
     return 0;
-}
-
-int32_t bk_rd_varint(bk_rd *rd) {
-    uint32_t u = bk_rd_uvarint(rd);
-    return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
-}
-
-int64_t bk_rd_varlong(bk_rd *rd) {
-    uint64_t u = bk_rd_uvarlong(rd);
-    return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
 }
 
 /* Takes len bytes for a string or bytes field whose length was already read;
@@ -97,9 +87,13 @@ static int32_t check_count(bk_rd *rd, int64_t n) {
     return (int32_t)n;
 }
 
-int32_t bk_rd_array_len(bk_rd *rd) { return check_count(rd, bk_rd_i32(rd)); }
+int32_t bk_rd_array_len(bk_rd *rd) {
+    return check_count(rd, bk_rd_i32(rd));
+}
 
-int32_t bk_rd_carray_len(bk_rd *rd) { return check_count(rd, (int64_t)bk_rd_uvarint(rd) - 1); }
+int32_t bk_rd_carray_len(bk_rd *rd) {
+    return check_count(rd, (int64_t)bk_rd_uvarint(rd) - 1);
+}
 
 void bk_wr_init(bk_wr *wr, size_t cap_hint) {
     wr->buf = NULL;
@@ -149,7 +143,9 @@ uint8_t *bk_wr_extend(bk_wr *wr, size_t n) {
     return p;
 }
 
-void bk_wr_uvarint(bk_wr *wr, uint32_t v) { bk_wr_uvarlong(wr, v); }
+void bk_wr_uvarint(bk_wr *wr, uint32_t v) {
+    bk_wr_uvarlong(wr, v);
+}
 
 void bk_wr_uvarlong(bk_wr *wr, uint64_t v) {
     uint8_t tmp[10];
@@ -162,9 +158,13 @@ void bk_wr_uvarlong(bk_wr *wr, uint64_t v) {
     bk_wr_raw(wr, tmp, n);
 }
 
-void bk_wr_varint(bk_wr *wr, int32_t v) { bk_wr_uvarlong(wr, bk_zigzag32(v)); }
+void bk_wr_varint(bk_wr *wr, int32_t v) {
+    bk_wr_uvarlong(wr, bk_zigzag32(v));
+}
 
-void bk_wr_varlong(bk_wr *wr, int64_t v) { bk_wr_uvarlong(wr, bk_zigzag64(v)); }
+void bk_wr_varlong(bk_wr *wr, int64_t v) {
+    bk_wr_uvarlong(wr, bk_zigzag64(v));
+}
 
 void bk_wr_str(bk_wr *wr, bk_str s) {
     bk_wr_i16(wr, (int16_t)(s.len < 0 ? -1 : s.len));
@@ -186,6 +186,10 @@ void bk_wr_cbytes(bk_wr *wr, bk_bytes b) {
     if (b.len > 0) bk_wr_raw(wr, b.ptr, (size_t)b.len);
 }
 
-void bk_wr_array_len(bk_wr *wr, int32_t n) { bk_wr_i32(wr, n < 0 ? -1 : n); }
+void bk_wr_array_len(bk_wr *wr, int32_t n) {
+    bk_wr_i32(wr, n < 0 ? -1 : n);
+}
 
-void bk_wr_carray_len(bk_wr *wr, int32_t n) { bk_wr_uvarint(wr, n < 0 ? 0 : (uint32_t)n + 1); }
+void bk_wr_carray_len(bk_wr *wr, int32_t n) {
+    bk_wr_uvarint(wr, n < 0 ? 0 : (uint32_t)n + 1);
+}

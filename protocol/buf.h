@@ -138,13 +138,45 @@ static inline bk_uuid bk_rd_uuid(bk_rd *rd) {
     return u;
 }
 
+/* The general varint readers; the inline ones below take the common one- and
+ * two-byte cases themselves (every record holds several varints). After an
+ * error p == end, so a failed reader always lands in the slow path. */
+uint32_t bk_rd_uvarint_slow(bk_rd *rd);
+uint64_t bk_rd_uvarlong_slow(bk_rd *rd);
+
 /* Unsigned LEB128 varint of at most 5 bytes (uint32), as Kafka's readUnsignedVarint. */
-uint32_t bk_rd_uvarint(bk_rd *rd);
+static inline uint32_t bk_rd_uvarint(bk_rd *rd) {
+    const uint8_t *p = rd->p;
+    if (rd->end - p >= 2) {
+        if (!(p[0] & 0x80)) {
+            rd->p = p + 1;
+            return p[0];
+        }
+        if (!(p[1] & 0x80)) {
+            rd->p = p + 2;
+            return (uint32_t)(p[0] & 0x7f) | (uint32_t)p[1] << 7;
+        }
+    }
+    return bk_rd_uvarint_slow(rd);
+}
 /* Unsigned varlong of at most 10 bytes. */
-uint64_t bk_rd_uvarlong(bk_rd *rd);
+static inline uint64_t bk_rd_uvarlong(bk_rd *rd) {
+    const uint8_t *p = rd->p;
+    if (rd->end - p >= 1 && !(p[0] & 0x80)) {
+        rd->p = p + 1;
+        return p[0];
+    }
+    return bk_rd_uvarlong_slow(rd);
+}
 /* Zigzag-encoded signed varint (<= 5 bytes) / varlong (<= 10 bytes). */
-int32_t bk_rd_varint(bk_rd *rd);
-int64_t bk_rd_varlong(bk_rd *rd);
+static inline int32_t bk_rd_varint(bk_rd *rd) {
+    uint32_t u = bk_rd_uvarint(rd);
+    return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
+}
+static inline int64_t bk_rd_varlong(bk_rd *rd) {
+    uint64_t u = bk_rd_uvarlong(rd);
+    return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+}
 
 /* Strings and bytes borrow from the reader's buffer. A null read where the
  * caller does not allow null is the caller's to reject. */
