@@ -147,15 +147,19 @@ void bk_wr_uvarint(bk_wr *wr, uint32_t v) {
     bk_wr_uvarlong(wr, v);
 }
 
-void bk_wr_uvarlong(bk_wr *wr, uint64_t v) {
-    uint8_t tmp[10];
+size_t bk_uvarlong_put(uint8_t out[10], uint64_t v) {
     size_t n = 0;
     while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
+        out[n++] = (uint8_t)(v | 0x80);
         v >>= 7;
     }
-    tmp[n++] = (uint8_t)v;
-    bk_wr_raw(wr, tmp, n);
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+void bk_wr_uvarlong(bk_wr *wr, uint64_t v) {
+    uint8_t tmp[10];
+    bk_wr_raw(wr, tmp, bk_uvarlong_put(tmp, v));
 }
 
 void bk_wr_varint(bk_wr *wr, int32_t v) {

@@ -249,6 +249,8 @@ static inline void bk_wr_uuid(bk_wr *wr, const bk_uuid *u) {
     bk_wr_raw(wr, u->b, 16);
 }
 
+/* Writes v as an unsigned varint into out; returns the bytes used (1-10). */
+size_t bk_uvarlong_put(uint8_t out[10], uint64_t v);
 void bk_wr_uvarint(bk_wr *wr, uint32_t v);
 void bk_wr_uvarlong(bk_wr *wr, uint64_t v);
 void bk_wr_varint(bk_wr *wr, int32_t v);

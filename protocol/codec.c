@@ -297,13 +297,7 @@ static void put_be(sink *s, uint64_t v, size_t n) {
 }
 static void put_uvar(sink *s, uint64_t v) {
     uint8_t b[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        b[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    b[n++] = (uint8_t)v;
-    put(s, b, n);
+    put(s, b, bk_uvarlong_put(b, v));
 }
 static void fail(sink *s, int err) {
     if (!s->err) s->err = err;
