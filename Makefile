@@ -27,12 +27,16 @@ LDFLAGS_SAN := -fsanitize=address,undefined
 endif
 CFLAGS   ?=
 CFLAGS   += $(CFLAGS_BASE)
-LDLIBS   := -lzstd -llz4 -lsnappy -lz -lm
+LDLIBS   := -lzstd -llz4 -lsnappy -lz -lm -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
 
 PROTO_SRC := $(sort $(wildcard protocol/*.c protocol/gen/*.c))
 PROTO_OBJ := $(PROTO_SRC:%.c=$(BUILD)/%.o)
 PROTO_LIB := $(BUILD)/libbkproto.a
+
+STORE_SRC := $(sort $(wildcard storage/*.c))
+STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o)
+STORE_LIB := $(BUILD)/libbkstore.a
 
 SERVER_SRC := $(sort $(wildcard server/*.c))
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -52,7 +56,7 @@ FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 .PHONY: all run test unit unit-asan fuzz fuzz-smoke bench regen regen-check deps \
         check-deps format clean golden-capture api-table readme-check
 
-all: check-deps $(BROOKD) $(PROTO_LIB)
+all: check-deps $(BROOKD) $(PROTO_LIB) $(STORE_LIB)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -62,16 +66,20 @@ $(PROTO_LIB): $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(STORE_LIB): $(STORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(BROOKD): $(SERVER_OBJ) $(PROTO_LIB)
 	$(CC) $(LDFLAGS_SAN) -o $@ $(SERVER_OBJ) $(PROTO_LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELP_OBJ) $(PROTO_LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELP_OBJ) $(STORE_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HELP_OBJ) $(PROTO_LIB) $(LDFLAGS_SAN) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HELP_OBJ) $(STORE_LIB) $(PROTO_LIB) $(LDFLAGS_SAN) $(CHECK_LIBS) $(LDLIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(PROTO_LIB)
+$(BUILD)/bench/%: tests/bench/%.c $(STORE_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -march=native -o $@ $< $(PROTO_LIB) $(LDFLAGS_SAN) $(LDLIBS)
+	$(CC) $(CFLAGS) -march=native -o $@ $< $(STORE_LIB) $(PROTO_LIB) $(LDFLAGS_SAN) $(LDLIBS)
 
 # Fuzzers are always built with clang, libFuzzer and both sanitizers.
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -Iprotocol -fsanitize=fuzzer,address,undefined \

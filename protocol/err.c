@@ -16,6 +16,10 @@ const char *bk_strerror(int err) {
     case BK_ECOMPRESS: return "invalid compressed data";
     case BK_ECODEC: return "unknown compression codec";
     case BK_EUNKNOWN_API: return "unknown API key";
+    case BK_EIO: return "storage error";
+    case BK_ERANGE: return "offset out of range";
+    case BK_ENOENT: return "not found";
+    case BK_ECLOSED: return "closed";
     default: return "unknown error";
     }
 }
@@ -32,6 +36,9 @@ int16_t bk_err_to_kafka(int err) {
     case BK_EUNKNOWN_API: return BK_KERR_UNSUPPORTED_VERSION;
     case BK_ETRUNC:
     case BK_EINVAL: return BK_KERR_INVALID_REQUEST;
+    case BK_EIO: return BK_KERR_KAFKA_STORAGE_ERROR;
+    case BK_ERANGE: return BK_KERR_OFFSET_OUT_OF_RANGE;
+    case BK_ENOENT: return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     default: return BK_KERR_UNKNOWN_SERVER_ERROR;
     }
 }

@@ -20,7 +20,11 @@ enum {
     BK_ECORRUPT = -7,     /* record batch structure is inconsistent */
     BK_ECOMPRESS = -8,    /* compressed data could not be decoded */
     BK_ECODEC = -9,       /* unknown compression codec */
-    BK_EUNKNOWN_API = -10 /* API key not known */
+    BK_EUNKNOWN_API = -10, /* API key not known */
+    BK_EIO = -11,          /* the disk failed us: I/O error, full disk, corrupt data on disk */
+    BK_ERANGE = -12,       /* offset outside the log (below its start or past its end) */
+    BK_ENOENT = -13,       /* no such log, segment or file */
+    BK_ECLOSED = -14       /* the object is closing or closed */
 };
 
 /* A short, static, human-readable description of a BK_E* code. */
