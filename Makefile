@@ -54,7 +54,7 @@ FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test unit unit-asan fuzz fuzz-smoke bench regen regen-check deps \
-        check-deps format clean golden-capture api-table readme-check
+        check-deps format clean golden-capture api-table readme-check storage-compat
 
 all: check-deps $(BROOKD) $(PROTO_LIB) $(STORE_LIB)
 
@@ -96,6 +96,15 @@ APITABLE := $(BUILD)/tools/apitable
 $(APITABLE): protocol/codegen/apitable.c $(PROTO_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(PROTO_LIB) $(LDFLAGS_SAN) $(LDLIBS)
+
+LOGWRITE := $(BUILD)/tools/logwrite
+$(LOGWRITE): tests/storage/logwrite.c $(STORE_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(STORE_LIB) $(PROTO_LIB) $(LDFLAGS_SAN) $(LDLIBS)
+
+# Segments that brook writes, checked by Apache Kafka's DumpLogSegments.
+storage-compat: $(LOGWRITE)
+	@tests/storage/kafka_compat.sh $(LOGWRITE)
 
 # Rewrites the table between the api-table markers in README.md.
 api-table: $(APITABLE)

@@ -316,6 +316,70 @@ START_TEST(flush_callbacks) {
 }
 END_TEST
 
+/* segment.ms counts from the first batch's timestamp; index fullness and
+ * segment.bytes also roll. */
+START_TEST(roll_rules) {
+    fixture f;
+    setup(&f, "log-roll", 1 << 20);
+    f.cfg.segment_ms = 10000;
+    bk_log_set_config(f.log, &f.cfg);
+    append_n(&f, 1, 2, 50, 100000);
+    append_n(&f, 1, 2, 50, 109000);
+    ck_assert_int_eq(bk_log_segment_count(f.log), 1);
+    append_n(&f, 1, 2, 50, 110001); /* 10001 ms after the segment's first batch */
+    ck_assert_int_eq(bk_log_segment_count(f.log), 2);
+    /* A full index rolls too: room for two entries, an entry every batch. */
+    f.cfg.segment_ms = 7ll * 24 * 3600 * 1000;
+    f.cfg.segment_index_bytes = 2 * 12;
+    f.cfg.index_interval_bytes = 1;
+    bk_log_set_config(f.log, &f.cfg);
+    int before = bk_log_segment_count(f.log);
+    append_n(&f, 6, 2, 50, 200000);
+    ck_assert_int_ge(bk_log_segment_count(f.log), before + 2);
+    for (int64_t o = 0; o < bk_log_end_offset(f.log); o++)
+        read_check(&f, o, 1);
+    teardown(&f);
+}
+END_TEST
+
+static int64_t fake_now(void *ud) {
+    return *(int64_t *)ud;
+}
+
+/* message.timestamp.type=LogAppendTime: the broker's clock, in the batch. */
+START_TEST(log_append_time) {
+    char *dir = bk_tmpdir_make("log-lat");
+    int64_t now = 1234567890123;
+    bk_storage_opts o = {.now_ms = fake_now, .ud = &now};
+    bk_storage *st;
+    const char *dirs[1] = {dir};
+    ck_assert_int_eq(bk_storage_open(&st, dirs, 1, &o), 0);
+    bk_log_config cfg;
+    bk_log_config_defaults(&cfg);
+    cfg.log_append_time = true;
+    bk_log *log;
+    ck_assert_int_eq(bk_log_open(st, dir, "lat", 0, &cfg, &log), 0);
+    bk_wr w;
+    bk_wr_init(&w, 0);
+    bk_test_batch(&w, 3, 10, 5, 0, 1);
+    bk_append_result r;
+    ck_assert_int_eq(bk_log_append(log, w.buf, w.len, 0, &r), 0);
+    ck_assert_int_eq(r.log_append_time, now);
+    bk_log_slice s;
+    ck_assert_int_eq(bk_log_read(log, 0, 1 << 20, -1, &s), 0);
+    uint8_t buf[4096];
+    ck_assert_int_eq(bk_log_slice_copy(&s, buf, sizeof buf), (int64_t)w.len);
+    bk_batch b;
+    ck_assert_int_eq(bk_batch_parse(buf, w.len, &b), 0); /* CRC still valid */
+    ck_assert(bk_batch_is_log_append_time(&b));
+    ck_assert_int_eq(b.max_timestamp, now);
+    bk_log_slice_release(log, &s);
+    bk_wr_free(&w);
+    bk_storage_close(st);
+    bk_tmpdir_remove(dir);
+}
+END_TEST
+
 static Suite *log_suite(void) {
     Suite *s = suite_create("log");
     TCase *tc = tcase_create("log");
@@ -328,6 +392,8 @@ static Suite *log_suite(void) {
     tcase_add_test(tc, delete_records_and_retention);
     tcase_add_test(tc, offsets_for_timestamps);
     tcase_add_test(tc, flush_callbacks);
+    tcase_add_test(tc, roll_rules);
+    tcase_add_test(tc, log_append_time);
     suite_add_tcase(s, tc);
     return s;
 }
