@@ -123,6 +123,13 @@ unit: check-deps $(UNIT_BIN)
 unit-asan:
 	BK_SUITE_NAME=unit-asan $(MAKE) BUILD=build/asan SAN=1 OPT=-O1 unit
 
+# kill -9 at thousands of random moments while a child appends and flushes;
+# recovery must keep every acknowledged batch (BK_CRASH_SEED=<n> replays a run).
+CRASH_ROUNDS ?= 5000
+.PHONY: crash
+crash: check-deps $(BUILD)/tests/test_log_crash
+	BK_CRASH_ROUNDS=$(CRASH_ROUNDS) $(BUILD)/tests/test_log_crash
+
 # Every test. Later issues add integration suites here.
 # Each step records its totals in build/test-summary.txt; a failing step does
 # not hide the others, and the summary decides the exit status.

@@ -119,6 +119,9 @@ bk_segment *bk_log_active(bk_log *log);
  * checkpoints (log start offset, epochs). */
 int bk_log_flush_checkpoint(bk_log *log, bk_flush_cb cb, void *ud);
 void bk_log_unref(bk_log *log);
+/* Records that `epoch` starts at `start` when it is newer than the last
+ * epoch of the history (appends, and recovery from the batches it keeps). */
+int bk_log_assign_epoch(bk_log *log, int32_t epoch, int64_t start);
 
 /* ------------------------------------------------------------- checkpoints */
 

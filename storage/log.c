@@ -392,6 +392,20 @@ static bool should_roll(bk_log *log, bk_segment *seg, size_t len, int64_t n_offs
     return c->segment_ms > 0 && waited > c->segment_ms;
 }
 
+int bk_log_assign_epoch(bk_log *log, int32_t epoch, int64_t start) {
+    if (epoch < 0 || (log->nepochs && epoch <= log->epochs[log->nepochs - 1].epoch)) return 0;
+    if (log->nepochs == log->capepochs) {
+        int cap = log->capepochs ? log->capepochs * 2 : 8;
+        bk_epoch_entry *grown = realloc(log->epochs, (size_t)cap * sizeof *grown);
+        if (!grown) return BK_ENOMEM;
+        log->epochs = grown;
+        log->capepochs = cap;
+    }
+    log->epochs[log->nepochs++] = (bk_epoch_entry){epoch, start};
+    log->epochs_dirty = true;
+    return 0;
+}
+
 int bk_log_append(bk_log *log, uint8_t *data, size_t len, int32_t epoch, bk_append_result *res) {
     if (log->closed) return BK_ECLOSED;
     int64_t n_offsets = 0, first_ts = BK_NO_TS;
@@ -424,17 +438,7 @@ int bk_log_append(bk_log *log, uint8_t *data, size_t len, int32_t epoch, bk_appe
     }
     int err = bk_seg_append(seg, data, len, log->cfg.index_interval_bytes);
     if (err) return err;
-    if (epoch >= 0 && (log->nepochs == 0 || epoch > log->epochs[log->nepochs - 1].epoch)) {
-        if (log->nepochs == log->capepochs) {
-            int cap = log->capepochs ? log->capepochs * 2 : 8;
-            bk_epoch_entry *grown = realloc(log->epochs, (size_t)cap * sizeof *grown);
-            if (!grown) return BK_ENOMEM;
-            log->epochs = grown;
-            log->capepochs = cap;
-        }
-        log->epochs[log->nepochs++] = (bk_epoch_entry){epoch, first};
-        log->epochs_dirty = true;
-    }
+    if (bk_log_assign_epoch(log, epoch, first)) return BK_ENOMEM;
     if (res) *res = (bk_append_result){first, next - 1, now};
     return 0;
 }

@@ -383,6 +383,9 @@ int bk_seg_recover(bk_segment *seg, uint32_t interval, uint64_t *truncated_bytes
         if (b.base_offset <= prev_last) break;
         if (!batch_crc_ok(seg->fd_log, pos, b.size, buf, cap)) break;
         index_batch_add(seg, &ib, &b, pos, interval);
+        /* Batches that outlived the epoch file's last write: like Kafka,
+         * rebuild the history from what the log holds. */
+        if (bk_log_assign_epoch(seg->log, b.epoch, b.base_offset)) err = BK_ENOMEM;
         seg->next_offset = b.last_offset + 1;
         prev_last = b.last_offset;
         pos += b.size;
