@@ -350,6 +350,7 @@ int bk_batch_begin(bk_batch_builder *b, bk_wr *out, const bk_batch_opts *opts) {
     b->opts = *opts;
     b->has_base_timestamp = opts->base_timestamp != BK_NO_TIMESTAMP;
     b->max_timestamp = BK_NO_TIMESTAMP;
+    b->last_delta = b->last_offset_delta = -1;
     bk_wr_init(&b->plain, 0);
     int codec = opts->attributes & BK_BATCH_ATTR_CODEC_MASK;
     b->records = codec == BK_CODEC_NONE ? out : &b->plain;
@@ -374,6 +375,7 @@ int bk_batch_add(bk_batch_builder *b, int64_t timestamp, bk_bytes key, bk_bytes 
     if (b->err) return b->err;
     if (b->count == INT32_MAX) return b->err = BK_ETOOBIG;
     if (header_count < 0 || (header_count > 0 && !headers)) return b->err = BK_EINVAL;
+    if (b->last_delta >= b->count) return b->err = BK_EINVAL; /* after bk_batch_add_copy */
     if (!b->has_base_timestamp) {
         b->opts.base_timestamp = timestamp;
         b->has_base_timestamp = 1;
@@ -405,8 +407,44 @@ int bk_batch_add(bk_batch_builder *b, int64_t timestamp, bk_bytes key, bk_bytes 
     }
     if (w->err) return b->err = w->err;
     if (timestamp > b->max_timestamp) b->max_timestamp = timestamp;
-    b->count++;
+    b->last_delta = b->count++;
     return 0;
+}
+
+int bk_batch_add_copy(bk_batch_builder *b, int64_t timestamp, const bk_record *rec) {
+    if (b->err) return b->err;
+    if (b->count == INT32_MAX) return b->err = BK_ETOOBIG;
+    if (rec->offset_delta <= b->last_delta || rec->header_count < 0 || rec->headers.len < 0)
+        return b->err = BK_EINVAL;
+    if (!b->has_base_timestamp) {
+        b->opts.base_timestamp = timestamp;
+        b->has_base_timestamp = 1;
+    }
+    int64_t delta;
+    if (__builtin_sub_overflow(timestamp, b->opts.base_timestamp, &delta))
+        return b->err = BK_EINVAL;
+    size_t body = 1 + bk_varlong_size(delta) + bk_varint_size(rec->offset_delta) +
+                  bytes_size(rec->key) + bytes_size(rec->value) +
+                  bk_varint_size(rec->header_count) + (size_t)rec->headers.len;
+    if (body > INT32_MAX) return b->err = BK_ETOOBIG;
+    bk_wr *w = b->records;
+    bk_wr_varint(w, (int32_t)body);
+    bk_wr_i8(w, rec->attributes);
+    bk_wr_varlong(w, delta);
+    bk_wr_varint(w, rec->offset_delta);
+    wr_varbytes(w, rec->key);
+    wr_varbytes(w, rec->value);
+    bk_wr_varint(w, rec->header_count);
+    if (rec->headers.len > 0) bk_wr_raw(w, rec->headers.ptr, (size_t)rec->headers.len);
+    if (w->err) return b->err = w->err;
+    if (timestamp > b->max_timestamp) b->max_timestamp = timestamp;
+    b->count++;
+    b->last_delta = rec->offset_delta;
+    return 0;
+}
+
+void bk_batch_set_last_offset_delta(bk_batch_builder *b, int32_t delta) {
+    b->last_offset_delta = delta;
 }
 
 int bk_batch_add_control(bk_batch_builder *b, int64_t timestamp, int16_t type,
@@ -426,6 +464,8 @@ void bk_batch_abandon(bk_batch_builder *b) {
 
 int bk_batch_finish(bk_batch_builder *b, bk_codec_ctx *ctx) {
     int codec = b->opts.attributes & BK_BATCH_ATTR_CODEC_MASK;
+    if (!b->err && b->last_offset_delta >= 0 && b->last_offset_delta < b->last_delta)
+        b->err = BK_EINVAL;
     if (!b->err && codec != BK_CODEC_NONE)
         b->err = bk_codec_compress(ctx, codec, b->opts.compression_level, b->plain.buf,
                                    b->plain.len, b->out);
@@ -446,7 +486,9 @@ int bk_batch_finish(bk_batch_builder *b, bk_codec_ctx *ctx) {
     bk_store_be32(p + OFF_LEADER_EPOCH, (uint32_t)o->partition_leader_epoch);
     p[OFF_MAGIC] = BK_BATCH_MAGIC;
     bk_store_be16(p + OFF_ATTRIBUTES, (uint16_t)o->attributes);
-    bk_store_be32(p + OFF_LAST_OFFSET_DELTA, (uint32_t)(b->count ? b->count - 1 : 0));
+    int32_t last_offset_delta = b->count ? b->count - 1 : 0;
+    if (b->last_offset_delta >= 0) last_offset_delta = b->last_offset_delta;
+    bk_store_be32(p + OFF_LAST_OFFSET_DELTA, (uint32_t)last_offset_delta);
     bk_store_be64(p + OFF_BASE_TIMESTAMP,
                   (uint64_t)(b->has_base_timestamp ? o->base_timestamp : BK_NO_TIMESTAMP));
     bk_store_be64(p + OFF_MAX_TIMESTAMP,

@@ -254,7 +254,9 @@ typedef struct bk_batch_builder {
     int has_base_timestamp;
     int64_t max_timestamp;
     int32_t count;
-    int err; /* sticky */
+    int err;                   /* sticky */
+    int32_t last_delta;        /* offset delta of the last record added, -1 before the first */
+    int32_t last_offset_delta; /* from bk_batch_set_last_offset_delta, or -1: count - 1 */
 } bk_batch_builder;
 
 /*
@@ -275,6 +277,20 @@ int bk_batch_add_control(bk_batch_builder *b, int64_t timestamp, int16_t type,
                          int32_t coordinator_epoch);
 int bk_batch_finish(bk_batch_builder *b, bk_codec_ctx *ctx);
 void bk_batch_abandon(bk_batch_builder *b);
+
+/*
+ * For rewriting a batch (compaction): adds a record read by bk_record_next
+ * with its own offset delta (larger than the last one added, so offsets
+ * keep their gaps), attributes, key, value and encoded headers as they are;
+ * `timestamp` is the record's create time (the batch's baseTimestamp plus
+ * its timestampDelta), as in bk_batch_add. bk_batch_add may not follow it.
+ * BK_EINVAL when the offset delta does not grow.
+ */
+int bk_batch_add_copy(bk_batch_builder *b, int64_t timestamp, const bk_record *rec);
+/* Makes finish write `delta` as lastOffsetDelta instead of count - 1 (the
+ * original's, when records were left out); finish fails with BK_EINVAL
+ * when it is below the last record's offset delta. */
+void bk_batch_set_last_offset_delta(bk_batch_builder *b, int32_t delta);
 
 /*
  * In-place patches of a parsed batch (at least BK_BATCH_HEADER_SIZE bytes).

@@ -155,3 +155,26 @@ int bk_checkpoint_read(bk_log *log, int64_t *recovery_point, int64_t *start_offs
     *start_offset = so;
     return 0;
 }
+
+size_t bk_cleaner_checkpoint_format(char *buf, size_t cap, int64_t cleaner_offset) {
+    int n = snprintf(buf, cap, "0\n1\ncleaner-offset %" PRId64 "\n", cleaner_offset);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+int bk_cleaner_checkpoint_read(bk_log *log, int64_t *cleaner_offset) {
+    *cleaner_offset = -1;
+    char *text = slurp(log->dir, BK_CLEANER_FILE);
+    if (!text) return BK_ENOENT;
+    long n;
+    const char *p = entries(text, &n);
+    long long off = -1;
+    int ok = p && n == 1 && sscanf(p, "cleaner-offset %lld", &off) == 1 && off >= 0;
+    free(text);
+    if (!ok) {
+        bk_storage_logf(log->st, BK_LOG_WARN, "%s/%s is damaged; the next cleaning starts over",
+                        log->dir, BK_CLEANER_FILE);
+        return BK_EIO;
+    }
+    *cleaner_offset = off;
+    return 0;
+}

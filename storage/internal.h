@@ -111,7 +111,10 @@ struct bk_log {
     uint64_t jobs_started;
     int refs; /* the opener plus jobs in flight */
     bool closed;
-    bool dir_dirty; /* a segment was created or removed since the dir was synced */
+    bool dir_dirty;                 /* a segment was created or removed since the dir was synced */
+    int64_t cleaner_offset;         /* first offset not yet cleaned, -1: none recorded */
+    struct bk_cleaning *cleaning;   /* the compaction under way (compact.c), or NULL */
+    bk_compact_stats compact_stats; /* of the last compaction */
 };
 
 bk_segment *bk_log_active(bk_log *log);
@@ -134,6 +137,28 @@ char *bk_epochs_format(const bk_log *log, size_t *len);
 int bk_epochs_read(bk_log *log);
 size_t bk_checkpoint_format(char *buf, size_t cap, int64_t recovery_point, int64_t start_offset);
 int bk_checkpoint_read(bk_log *log, int64_t *recovery_point, int64_t *start_offset);
+/* brook-cleaner-checkpoint: the cleaner offset, written by compaction alone. */
+#define BK_CLEANER_FILE "brook-cleaner-checkpoint"
+size_t bk_cleaner_checkpoint_format(char *buf, size_t cap, int64_t cleaner_offset);
+/* 0, BK_ENOENT (no file) or BK_EIO (damaged: logged). */
+int bk_cleaner_checkpoint_read(bk_log *log, int64_t *cleaner_offset);
+
+/* ------------------------------------------------------------- compaction */
+
+/* At open, before the segments are listed: completes or undoes a segment
+ * swap a crash interrupted, removes leftover .cleaned files and reads the
+ * cleaner checkpoint. */
+int bk_compact_open(bk_log *log);
+/* The log was truncated to `offset`: the cleaner offset follows it down. */
+void bk_compact_truncated(bk_log *log, int64_t offset);
+/* Tests only: a cleaning stops at this point as if the process died there
+ * (1: cleaned files synced, no swap manifest; 2: manifest written; 3: files
+ * renamed into place; 4: replaced segments deleted, manifest left). */
+extern int bk_compact_crash_at;
+/* log.c's helpers for compact.c: segment timestamps known (loading them
+ * when needed), and forgetting a segment the log no longer lists. */
+int bk_seg_meta(bk_segment *seg);
+void bk_seg_detach(bk_segment *seg);
 
 /* ------------------------------------------------------------- storage */
 

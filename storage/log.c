@@ -108,6 +108,10 @@ static void detach_segment(bk_segment *seg) {
     seg->log = NULL;
 }
 
+void bk_seg_detach(bk_segment *seg) {
+    detach_segment(seg);
+}
+
 /* Removes segment i's files and forgets it. */
 static void drop_segment(bk_log *log, int i) {
     bk_segment *seg = log->segs[i];
@@ -126,6 +130,10 @@ static int seg_meta(bk_segment *seg) {
     int err = bk_seg_load(seg, false);
     if (!err && keep_next > seg->next_offset) seg->next_offset = keep_next;
     return err;
+}
+
+int bk_seg_meta(bk_segment *seg) {
+    return seg_meta(seg);
 }
 
 static int cmp_segs(const void *a, const void *b) {
@@ -293,7 +301,8 @@ int bk_log_open(bk_storage *st, const char *log_dir, const char *topic, int32_t 
     int64_t rp = 0, so = 0;
     int ckerr = bk_checkpoint_read(log, &rp, &so);
     bool clean = bk_storage_dir_was_clean(st, log_dir) && ckerr == 0;
-    int err = scan_dir(log);
+    int err = bk_compact_open(log); /* before listing: a crash may have left a swap half done */
+    if (!err) err = scan_dir(log);
     if (!err) err = bk_epochs_read(log);
     if (!err && log->nsegs == 0) {
         err = new_active(log, so);
@@ -481,6 +490,7 @@ static int find_batch(bk_segment *seg, int64_t offset, uint64_t *pos, bk_disk_ba
 
 int bk_log_truncate(bk_log *log, int64_t offset) {
     if (offset >= bk_log_end_offset(log)) return 0;
+    bk_compact_truncated(log, offset);
     int err = 0;
     if (offset <= log->segs[0]->base_offset) {
         while (log->nsegs)

@@ -183,6 +183,56 @@ int bk_log_apply_retention(bk_log *log);
 /* Rolls to a new segment now (tests, and segment.ms checks by the caller). */
 int bk_log_roll(bk_log *log);
 
+/*
+ * Compaction (cleanup.policy=compact or compact,delete), as Kafka's log
+ * cleaner: in the sealed segments below the high watermark (and older than
+ * min.compaction.lag.ms), a record goes when a later record has the same
+ * key; offsets never change. Tombstones (null values) stay for at least
+ * delete.retention.ms after the first cleaning that found them latest for
+ * their key (Kafka's delete horizon, stored in the batch). Records without
+ * a key, control batches and transactional batches are kept as they are.
+ * The "dirty" part of the log starts at the cleaner offset: the first
+ * offset no cleaning has yet put into its key map. See storage/README.md.
+ */
+typedef struct bk_compact_opts {
+    size_t map_bytes; /* memory for the key -> offset map of one cleaning
+                         (Kafka's log.cleaner.dedupe.buffer.size); 0: 4 MiB */
+    bool force;       /* clean whatever the dirty ratio (tests, admin) */
+} bk_compact_opts;
+
+typedef struct bk_compact_stats {
+    uint64_t passes; /* cleanings that ran (not those with nothing to do) */
+    /* The last cleaning: */
+    int64_t first_dirty;   /* the key map covered [first_dirty, map_end) */
+    int64_t map_end;       /* the next cleaning's first dirty offset */
+    bool map_full;         /* the map filled before the dirty part ended */
+    uint64_t map_keys;     /* keys in the map */
+    uint64_t records_read; /* in the segments rewritten */
+    uint64_t records_removed;
+    uint64_t tombstones_removed;
+    uint64_t bytes_read, bytes_written;
+    int segments_read, segments_written;
+} bk_compact_stats;
+
+/* Dirty bytes / (clean + dirty bytes) of the cleanable segments, Kafka's
+ * cleanable ratio; 0 when the log is not compacted or nothing is cleanable. */
+double bk_log_dirty_ratio(bk_log *log);
+/* The first offset not yet cleaned (persisted in brook-cleaner-checkpoint). */
+int64_t bk_log_cleaner_offset(const bk_log *log);
+/*
+ * Starts a cleaning when the log is compacted and its dirty ratio is above
+ * min.cleanable.dirty.ratio (or opts->force); calls cb(ud, err) on the
+ * caller's thread when it is over: 0 also when nothing needed cleaning or
+ * when segments changed under it (retention, truncation: the next call goes
+ * on), BK_EIO after an I/O error or a damaged batch, BK_ECLOSED when the
+ * log was closed meanwhile. The work runs in steps on storage's threads;
+ * appends, reads and flushes go on meanwhile. One cleaning per log at a
+ * time: a call while one runs waits for that one (its cb runs when it ends).
+ * opts may be NULL.
+ */
+int bk_log_compact(bk_log *log, const bk_compact_opts *opts, bk_flush_cb cb, void *ud);
+void bk_log_compact_stats(const bk_log *log, bk_compact_stats *out);
+
 /* Segment facts, for tests and DescribeLogDirs. */
 int bk_log_segment_count(const bk_log *log);
 const char *bk_log_dir(const bk_log *log);
