@@ -177,6 +177,7 @@ static map_slot *map_slot_for(const offset_map *m, bk_bytes key) {
 
 /* The latest offset mapped for key, or -1. */
 static int64_t map_get(const offset_map *m, bk_bytes key) {
+    if (!m->nslots) return -1; /* nothing dirty: no map was built */
     return map_slot_for(m, key)->off1 - 1;
 }
 
