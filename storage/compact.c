@@ -65,6 +65,7 @@
 #define SWAP_FILE         "brook-compact-swap"
 
 int bk_compact_crash_at;
+void (*bk_compact_before_swap)(bk_log *log);
 
 /* ----------------------------------------------------------- key hashing */
 
@@ -1007,6 +1008,8 @@ static void step_done(bk_job *j) {
             start_cleaning(c);
         return;
     case STEP_CLEAN:
+        if (!err && c->group_done && !c->group_skip && bk_compact_before_swap)
+            bk_compact_before_swap(log);
         if (err || log->closed) {
             abandon(c, err ? err : BK_ECLOSED);
         } else if (!c->group_done) {

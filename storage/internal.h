@@ -155,6 +155,8 @@ void bk_compact_truncated(bk_log *log, int64_t offset);
  * (1: cleaned files synced, no swap manifest; 2: manifest written; 3: files
  * renamed into place; 4: replaced segments deleted, manifest left). */
 extern int bk_compact_crash_at;
+/* Tests only: called on the caller's thread just before a group is swapped in. */
+extern void (*bk_compact_before_swap)(bk_log *log);
 /* log.c's helpers for compact.c: segment timestamps known (loading them
  * when needed), and forgetting a segment the log no longer lists. */
 int bk_seg_meta(bk_segment *seg);

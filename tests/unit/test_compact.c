@@ -638,6 +638,7 @@ START_TEST(transactional_and_control_batches_kept) {
     ck_assert_int_eq(bk_batch_begin(&b, &w, &o), 0);
     ck_assert_int_eq(bk_batch_add(&b, 200, str_bytes("x"), str_bytes("x-txn"), NULL, 0), 0);
     ck_assert_int_eq(bk_batch_add(&b, 201, str_bytes("y"), str_bytes("y-txn"), NULL, 0), 0);
+    ck_assert_int_eq(bk_batch_add(&b, 202, str_bytes("z"), str_bytes("z-txn"), NULL, 0), 0);
     ck_assert_int_eq(bk_batch_finish(&b, f.ctx), 0);
     size_t txn_len = w.len;
     o.attributes = BK_BATCH_ATTR_TRANSACTIONAL | BK_BATCH_ATTR_CONTROL;
@@ -649,6 +650,19 @@ START_TEST(transactional_and_control_batches_kept) {
     memcpy(txn_bytes, w.buf, w.len);
     size_t both = w.len;
     bk_wr_free(&w);
+    /* a tombstone whose batch already carries a delete horizon, long past
+     * (a leader's cleaner stamped it): it still hides z-txn, so it stays */
+    bk_wr_init(&w, 0);
+    o = (bk_batch_opts){.attributes = BK_BATCH_ATTR_DELETE_HORIZON,
+                        .base_timestamp = 1000,
+                        .producer_id = -1,
+                        .producer_epoch = -1,
+                        .base_sequence = -1};
+    ck_assert_int_eq(bk_batch_begin(&b, &w, &o), 0);
+    ck_assert_int_eq(bk_batch_add(&b, 250, str_bytes("z"), BK_BYTES_NULL, NULL, 0), 0);
+    ck_assert_int_eq(bk_batch_finish(&b, f.ctx), 0);
+    ck_assert_int_eq(bk_log_append(f.log, w.buf, w.len, 1, NULL), 0);
+    bk_wr_free(&w);
     kv later[2] = {{"x", NULL}, {"y", "y1"}};
     put(&f, NULL, 0, 300, later, 2);
     ck_assert_int_eq(bk_log_roll(f.log), 0);
@@ -659,14 +673,17 @@ START_TEST(transactional_and_control_batches_kept) {
     seen s;
     read_all(&f, &s);
     /* x0, y0: hidden by the later x tombstone and y1 (non-transactional);
-     * the transactional pair and the marker stay; the tombstone stays. */
-    ck_assert_int_eq(s.r.n, 5);
+     * the transactional records and the marker stay; the tombstones stay. */
+    ck_assert_int_eq(s.r.n, 7);
     ck_assert_int_eq(s.r.r[0].offset, 2);
     ck_assert_str_eq(s.r.r[0].val, "x-txn");
-    ck_assert_int_eq(s.r.r[2].offset, 4); /* the commit marker */
-    ck_assert_int_eq(s.r.r[3].offset, 5);
-    ck_assert(!s.r.r[3].has_val);
-    ck_assert_str_eq(s.r.r[4].val, "y1");
+    ck_assert_int_eq(s.r.r[3].offset, 5); /* the commit marker */
+    ck_assert_int_eq(s.r.r[4].offset, 6);
+    ck_assert_str_eq(s.r.r[4].key, "z");
+    ck_assert(!s.r.r[4].has_val);
+    ck_assert_int_eq(s.r.r[5].offset, 7);
+    ck_assert(!s.r.r[5].has_val);
+    ck_assert_str_eq(s.r.r[6].val, "y1");
     seen_free(&s);
     /* byte for byte (baseOffset and epoch aside) */
     bk_log_slice sl;
@@ -679,6 +696,44 @@ START_TEST(transactional_and_control_batches_kept) {
     bk_log_slice_release(f.log, &sl);
     free(buf);
     free(txn_bytes);
+    teardown(&f);
+}
+END_TEST
+
+/* A tombstone no cleaning has mapped never gets a delete horizon: here the
+ * cleaner checkpoint outlived a truncation below it (a crash before the next
+ * cleaning), so offsets under it were never mapped and "k" still has an
+ * older value the tombstone must keep hiding. */
+START_TEST(unmapped_tombstones_stay) {
+    fixture f;
+    setup(&f, "compact-unmapped", 1 << 20);
+    f.cfg.delete_retention_ms = 1000;
+    bk_log_set_config(f.log, &f.cfg);
+    kv ab[2] = {{"a", "a0"}, {"b", "b0"}};
+    put(&f, NULL, 0, 100, ab, 2);
+    ck_assert_int_eq(bk_log_roll(f.log), 0);
+    ck_assert_int_eq(compact(&f, true, 0), 0);
+    ck_assert_int_eq(bk_log_cleaner_offset(f.log), 2);
+    ck_assert_int_eq(bk_log_truncate(f.log, 0), 0);
+    ck_assert_int_eq(bk_log_cleaner_offset(f.log), 0);
+    kv v[1] = {{"k", "v0"}}, t[1] = {{"k", NULL}}, o[1] = {{"other", "x"}};
+    put(&f, NULL, 0, 200, v, 1);
+    put(&f, NULL, 0, 201, t, 1);
+    put(&f, NULL, 0, 202, o, 1);
+    ck_assert_int_eq(bk_log_roll(f.log), 0);
+    reopen(&f, false); /* brook-cleaner-checkpoint still says 2 */
+    ck_assert_int_eq(bk_log_cleaner_offset(f.log), 2);
+    ck_assert_int_eq(compact(&f, true, 0), 0);
+    f.now += 5000;
+    ck_assert_int_eq(compact(&f, true, 0), 0);
+    seen s;
+    read_all(&f, &s);
+    ck_assert_int_eq(s.r.n, 3);
+    ck_assert_str_eq(s.r.r[1].key, "k");
+    ck_assert(!s.r.r[1].has_val);
+    for (int i = 0; i < s.nb; i++)
+        ck_assert(!(s.b[i].attributes & BK_BATCH_ATTR_DELETE_HORIZON));
+    seen_free(&s);
     teardown(&f);
 }
 END_TEST
@@ -1020,6 +1075,65 @@ START_TEST(crash_with_changed_segments_undoes_swap) {
 }
 END_TEST
 
+/* Segments that change between the cleaned files being written and the
+ * swap (the hook runs just before it): the cleaning stops, its files go,
+ * and the log is what the change made of it. */
+static fixture *hook_f;
+static int hook_mode;
+
+static void before_swap(bk_log *log) {
+    ck_assert_ptr_eq(log, hook_f->log);
+    if (hook_mode == 0) {
+        ck_assert_int_eq(bk_log_truncate(log, 70), 0); /* into the group */
+    } else if (hook_mode == 1) {
+        hook_f->cfg.cleanup_policy = BK_CLEANUP_COMPACT | BK_CLEANUP_DELETE;
+        hook_f->cfg.retention_bytes = (int64_t)(bk_log_size_bytes(log) - log->segs[0]->size);
+        bk_log_set_config(log, &hook_f->cfg);
+        ck_assert_int_eq(bk_log_apply_retention(log), 1); /* the segment at 0 */
+    } else {
+        bk_log_close(log);
+    }
+}
+
+START_TEST(segments_change_under_cleaning) {
+    for (int mode = 0; mode < 3; mode++) {
+        fixture f;
+        setup(&f, "compact-change", 1 << 20);
+        recs model = {0};
+        dirty_log(&f, &model);
+        int64_t end = bk_log_end_offset(f.log);
+        hook_f = &f;
+        hook_mode = mode;
+        bk_compact_before_swap = before_swap;
+        int err = compact(&f, true, 0);
+        bk_compact_before_swap = NULL;
+        ck_assert_int_eq(err, mode == 2 ? BK_ECLOSED : 0);
+        if (mode == 2) {
+            bk_storage_close(f.st);
+            open_all(&f);
+        }
+        int64_t from = mode == 1 ? 20 : 0, to = mode == 0 ? 70 : end;
+        ck_assert_int_eq(bk_log_start_offset(f.log), from);
+        ck_assert_int_eq(bk_log_end_offset(f.log), to);
+        recs want = {0};
+        for (int i = 0; i < model.n; i++)
+            if (model.r[i].offset >= from && model.r[i].offset < to) recs_add(&want, &model.r[i]);
+        seen s;
+        read_all(&f, &s);
+        assert_same(&s.r, &want); /* nothing cleaned, nothing lost */
+        seen_free(&s);
+        check_disk(f.pdir);
+        reopen(&f, false);
+        read_all(&f, &s);
+        assert_same(&s.r, &want);
+        seen_free(&s);
+        free(want.r);
+        free(model.r);
+        teardown(&f);
+    }
+}
+END_TEST
+
 /* A read taken before the swap keeps reading the old bytes; new reads see
  * the cleaned segment. */
 START_TEST(slice_survives_swap) {
@@ -1104,6 +1218,7 @@ static Suite *compact_suite(void) {
     tcase_add_test(tc, latest_value_per_key_offsets_kept);
     tcase_add_test(tc, tombstones_and_delete_retention);
     tcase_add_test(tc, transactional_and_control_batches_kept);
+    tcase_add_test(tc, unmapped_tombstones_stay);
     tcase_add_test(tc, dirty_ratio_and_lag);
     tcase_add_test(tc, active_segment_untouched);
     tcase_add_test(tc, compressed_batches);
@@ -1111,6 +1226,7 @@ static Suite *compact_suite(void) {
     tcase_add_test(tc, reopen_after_compaction);
     tcase_add_test(tc, crash_at_every_step);
     tcase_add_test(tc, crash_with_changed_segments_undoes_swap);
+    tcase_add_test(tc, segments_change_under_cleaning);
     tcase_add_test(tc, slice_survives_swap);
     tcase_add_test(tc, appends_during_compaction);
     suite_add_tcase(s, tc);
