@@ -45,8 +45,9 @@
 #                      the segment is written in one broker run (Kafka starts
 #                      counting bytes again when it reopens a segment).
 #          --allow-gaps  offsets may skip (a compacted log): no complaint for
-#                      non-consecutive offsets, a base offset below the first
-#                      batch, or count != lastOffset - baseOffset + 1.
+#                      offsets that jump forward, a base offset below the first
+#                      batch, or count != lastOffset - baseOffset + 1 (offsets
+#                      going back still fail).
 #          --quiet     print nothing when all is well.
 # dump     DumpLogSegments --deep-iteration over FILE... (extra options such
 #          as --print-data-log are passed through), raw output.
@@ -531,10 +532,16 @@ def check(args):
             continue
         for path, lines in run.errors:
             if allow_gaps:
-                lines = [l for l in lines if not (l.startswith("Non-consecutive offsets in ")
-                                                  or re.match(r"^  -?\d+ is followed by -?\d+$", l))]
-                if not lines:
+                # Gaps are allowed, offsets going back are not.
+                kept = []
+                for l in lines:
+                    m = re.match(r"^  (-?\d+) is followed by (-?\d+)$", l)
+                    if m and int(m.group(2)) > int(m.group(1)):
+                        continue
+                    kept.append(l)
+                if not [l for l in kept if not l.startswith("Non-consecutive offsets in ")]:
                     continue
+                lines = kept
             lines = exception_summary(lines)
             where = ("while reading %s" % rel(path)) if path else "on stderr"
             rep.add(None, "DumpLogSegments %s %s:\n%s" % (what, where, "\n".join(rel_in(l) for l in lines)), "kafka")
@@ -586,22 +593,25 @@ def check(args):
                     rep.add(f, "%s: count %d but the offsets span %d" % (tag, b.count, b.last - b.base + 1))
                 if prev is None and base is not None and b.base != base:
                     rep.add(f, "%s: the first batch does not start at the segment's base offset %d" % (tag, base))
-                if prev is not None and b.base != prev.last + 1:
+                if prev is not None and b.base > prev.last + 1:
                     rep.add(f, "%s: follows a batch ending at %d" % (tag, prev.last))
+            if prev is not None and b.base <= prev.last:
+                rep.add(f, "%s: follows a batch ending at %d (offsets must increase)" % (tag, prev.last))
             prev = b
 
     # Offsets continue from one segment to the next (in the same directory).
-    if not allow_gaps:
-        by_dir = {}
-        for f in logs:
-            by_dir.setdefault(os.path.dirname(f), []).append(f)
-        for d, fs in by_dir.items():
-            fs.sort(key=lambda x: base_of(x) or 0)
-            for a, b in zip(fs, fs[1:]):
-                ba, bb = batches_of.get(a), batches_of.get(b)
-                if ba and base_of(b) is not None and base_of(b) != ba[-1].last + 1:
-                    rep.add(b, "segment base offset %d but the previous segment %s ends at offset %d"
-                            % (base_of(b), os.path.basename(a), ba[-1].last))
+    by_dir = {}
+    for f in logs:
+        by_dir.setdefault(os.path.dirname(f), []).append(f)
+    for d, fs in by_dir.items():
+        fs.sort(key=lambda x: base_of(x) or 0)
+        for a, b in zip(fs, fs[1:]):
+            ba = batches_of.get(a)
+            if not ba or base_of(b) is None:
+                continue
+            if base_of(b) <= ba[-1].last or (not allow_gaps and base_of(b) != ba[-1].last + 1):
+                rep.add(b, "segment base offset %d but the previous segment %s ends at offset %d"
+                        % (base_of(b), os.path.basename(a), ba[-1].last))
 
     for f in idxs:
         lines = deep.sections.get(f)
