@@ -139,6 +139,7 @@ test: check-deps
 	@$(MAKE) --no-print-directory unit-asan || echo "make-unit-asan 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory regen-check || echo "make-regen-check 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory readme-check || echo "make-readme-check 0 1" >>build/test-summary.txt
+	@$(MAKE) --no-print-directory storage-compat || echo "make-storage-compat 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory fuzz-smoke || echo "make-fuzz-smoke 0 1" >>build/test-summary.txt
 	@tests/summary.sh
 
