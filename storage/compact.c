@@ -330,9 +330,8 @@ typedef struct bk_cleaning {
     reader rd;
     bk_codec_ctx *ctx;
     bk_wr scratch, tmp;
-    bk_record *recs;
-    bool *keep;
-    size_t caprecs;
+    uint8_t *keep; /* per record of the batch being cleaned: stays */
+    size_t capkeep;
     bk_compact_stats stats;
 } bk_cleaning;
 
@@ -384,27 +383,10 @@ static int read_batch(bk_cleaning *c, uint64_t pos, const uint8_t **p, bk_batch 
     return err;
 }
 
-/* Iterates the batch's records into c->recs (decompressing); returns the count. */
-static int load_records(bk_cleaning *c, const bk_batch *b, int *n) {
-    *n = 0;
-    bk_record_iter it;
-    if (bk_record_iter_init(&it, b, c->ctx, &c->scratch, 0)) return BK_EIO;
-    bk_record rec;
-    int rc;
-    while ((rc = bk_record_next(&it, &rec)) == 1) {
-        if ((size_t)*n == c->caprecs) {
-            size_t cap = c->caprecs ? c->caprecs * 2 : 256;
-            bk_record *r = realloc(c->recs, cap * sizeof *r);
-            if (!r) return BK_ENOMEM;
-            c->recs = r;
-            bool *k = realloc(c->keep, cap * sizeof *k);
-            if (!k) return BK_ENOMEM;
-            c->keep = k;
-            c->caprecs = cap;
-        }
-        c->recs[(*n)++] = rec;
-    }
-    return rc == 0 ? 0 : BK_EIO;
+/* Starts iterating a batch's records, decompressing them into c->scratch:
+ * a copy of the iterator walks them again without decompressing twice. */
+static int records_start(bk_cleaning *c, const bk_batch *b, bk_record_iter *it) {
+    return bk_record_iter_init(it, b, c->ctx, &c->scratch, 0) ? BK_EIO : 0;
 }
 
 /* ----------------------------------------------------------------- MAP */
@@ -425,20 +407,24 @@ static void run_map(bk_cleaning *c) {
          * known here), so they do not hide older records either. */
         if (bk_batch_last_offset(&b) >= c->first_dirty && !bk_batch_is_control(&b) &&
             !bk_batch_is_transactional(&b)) {
-            int n;
-            if ((c->job.err = load_records(c, &b, &n))) {
-                c->bad_base = s->base;
-                c->bad_pos = c->pos;
-                return;
-            }
-            for (int i = 0; i < n; i++) {
-                int64_t off = b.base_offset + c->recs[i].offset_delta;
-                if (off < c->first_dirty || c->recs[i].key.len < 0) continue;
-                if (!map_put(&c->map, c->recs[i].key, off)) {
+            bk_record_iter it;
+            bk_record r;
+            int rc = records_start(c, &b, &it);
+            while (!rc && (rc = bk_record_next(&it, &r)) == 1) {
+                rc = 0; /* 0 again after the last record */
+                int64_t off = b.base_offset + r.offset_delta;
+                if (off < c->first_dirty || r.key.len < 0) continue;
+                if (!map_put(&c->map, r.key, off)) {
                     c->map_full = c->map_done = true;
                     c->map_end = b.base_offset > c->first_dirty ? b.base_offset : off;
                     return;
                 }
+            }
+            if (rc) {
+                c->job.err = BK_EIO;
+                c->bad_base = s->base;
+                c->bad_pos = c->pos;
+                return;
             }
         }
         c->pos += b.size;
@@ -540,7 +526,7 @@ static int64_t create_time(const bk_batch *b, const bk_record *r) {
 /* Writes the batch again with the records marked kept (all its header
  * fields as they were but counts, lengths, timestamps and CRC), or with
  * none: an empty batch that keeps the batch's offsets. */
-static int rebuild(bk_cleaning *c, const bk_batch *b, int n, bool stamp, bool empty) {
+static int rebuild(bk_cleaning *c, const bk_batch *b, bk_record_iter *it, bool stamp, bool empty) {
     bk_batch_opts o = {
         .base_offset = b->base_offset,
         .partition_leader_epoch = b->partition_leader_epoch,
@@ -563,8 +549,9 @@ static int rebuild(bk_cleaning *c, const bk_batch *b, int n, bool stamp, bool em
     c->tmp.len = 0;
     bk_batch_builder bb;
     int err = bk_batch_begin(&bb, &c->tmp, &o);
-    for (int i = 0; !err && !empty && i < n; i++)
-        if (c->keep[i]) err = bk_batch_add_copy(&bb, create_time(b, &c->recs[i]), &c->recs[i]);
+    bk_record r;
+    for (size_t i = 0; !err && !empty && bk_record_next(it, &r) == 1; i++)
+        if (c->keep[i]) err = bk_batch_add_copy(&bb, create_time(b, &r), &r);
     bk_batch_set_last_offset_delta(&bb, b->last_offset_delta);
     if (err)
         bk_batch_abandon(&bb);
@@ -595,15 +582,18 @@ static int clean_batch(bk_cleaning *c, const uint8_t *p, const bk_batch *b, bool
         if (!bk_batch_is_control(b)) c->seen_txn = true;
         return 0;
     }
-    int n;
-    int err = load_records(c, b, &n);
+    bk_record_iter it;
+    int err = records_start(c, b, &it);
     if (err) return err;
+    bk_record_iter again = it;
     bool has_horizon = (b->attributes & BK_BATCH_ATTR_DELETE_HORIZON) != 0;
     bool horizon_passed = has_horizon && c->now >= b->base_timestamp;
-    int kept = 0, tombs_mapped = 0;
+    size_t n = 0, kept = 0;
+    int tombs_mapped = 0, rc;
     bool tomb_unmapped = false;
-    for (int i = 0; i < n; i++) {
-        const bk_record *r = &c->recs[i];
+    bk_record rec;
+    while ((rc = bk_record_next(&it, &rec)) == 1) {
+        const bk_record *r = &rec;
         int64_t off = b->base_offset + r->offset_delta;
         bool keep = true, tomb = r->value.len < 0 && r->key.len >= 0;
         int64_t latest = -1;
@@ -625,10 +615,18 @@ static int clean_batch(bk_cleaning *c, const uint8_t *p, const bk_batch *b, bool
                 tomb_unmapped = true;
             }
         }
-        c->keep[i] = keep;
+        if (n == c->capkeep) {
+            size_t cap = c->capkeep ? c->capkeep * 2 : 1024;
+            uint8_t *grown = realloc(c->keep, cap);
+            if (!grown) return BK_ENOMEM;
+            c->keep = grown;
+            c->capkeep = cap;
+        }
+        c->keep[n++] = keep;
         kept += keep;
     }
-    c->stats.records_removed += (uint64_t)(n - kept);
+    if (rc) return BK_EIO;
+    c->stats.records_removed += n - kept;
     bool stamp = tombs_mapped > 0 && !tomb_unmapped;
     if (kept == n && !stamp) {
         out_add(c, p, b->size);
@@ -636,7 +634,7 @@ static int clean_batch(bk_cleaning *c, const uint8_t *p, const bk_batch *b, bool
     }
     c->out.changed = true;
     if (kept == 0 && !last_of_group) return 0;
-    return rebuild(c, b, n, stamp && kept > 0, kept == 0);
+    return rebuild(c, b, &again, stamp && kept > 0, kept == 0);
 }
 
 /* Ends the group: the final time index entry (bk_seg_seal's), fsyncs. */
@@ -780,7 +778,6 @@ static void cleaning_free(bk_cleaning *c) {
     bk_wr_free(&c->tmp);
     bk_codec_ctx_free(c->ctx);
     free(c->rd.buf);
-    free(c->recs);
     free(c->keep);
     free(c->map.slots);
     free(c->src);

@@ -1134,6 +1134,34 @@ START_TEST(segments_change_under_cleaning) {
 }
 END_TEST
 
+/* A batch whose CRC fails stops the cleaning with BK_EIO and one log line;
+ * what it wrote goes and the log is as it was. */
+START_TEST(damaged_batch_stops_cleaning) {
+    fixture f;
+    setup(&f, "compact-damaged", 1 << 20);
+    recs model = {0};
+    dirty_log(&f, &model);
+    int segs = bk_log_segment_count(f.log);
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%020d.log", f.pdir, 40);
+    ck_assert_int_eq(bk_test_flip_byte(path, 100, 0x10), 0);
+    ck_assert_int_eq(compact(&f, true, 0), BK_EIO);
+    ck_assert_int_eq(storage_errors, 1);
+    storage_errors = 0;
+    int64_t bases[16];
+    ck_assert_int_eq(list_segments(f.pdir, bases, 16), segs); /* and no leftovers */
+    ck_assert_int_eq(bk_log_segment_count(f.log), segs);
+    ck_assert_int_eq(bk_log_cleaner_offset(f.log), 0);
+    seen s;
+    ck_assert_int_eq(bk_test_flip_byte(path, 100, 0x10), 0); /* repaired: all as before */
+    read_all(&f, &s);
+    assert_same(&s.r, &model);
+    seen_free(&s);
+    free(model.r);
+    teardown(&f);
+}
+END_TEST
+
 /* A read taken before the swap keeps reading the old bytes; new reads see
  * the cleaned segment. */
 START_TEST(slice_survives_swap) {
@@ -1227,6 +1255,7 @@ static Suite *compact_suite(void) {
     tcase_add_test(tc, crash_at_every_step);
     tcase_add_test(tc, crash_with_changed_segments_undoes_swap);
     tcase_add_test(tc, segments_change_under_cleaning);
+    tcase_add_test(tc, damaged_batch_stops_cleaning);
     tcase_add_test(tc, slice_survives_swap);
     tcase_add_test(tc, appends_during_compaction);
     suite_add_tcase(s, tc);
