@@ -1,7 +1,8 @@
 /* checkpoint.c - small text files written atomically: the leader-epoch history
- * (Kafka's leader-epoch-checkpoint) and brook-checkpoint (recovery point and
- * log start offset), both in Kafka's checkpoint layout: a version line, a
- * count line, then one entry per line. */
+ * (Kafka's leader-epoch-checkpoint), brook-checkpoint (recovery point and
+ * log start offset) and brook-cleaner-checkpoint (compaction's cleaner
+ * offset), all in Kafka's checkpoint layout: a version line, a count line,
+ * then one entry per line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
