@@ -905,7 +905,7 @@ static int swap_in(bk_cleaning *c) {
         free(seg);
         return BK_ENOMEM;
     }
-    for (int i = 1; i < 3; i++) { /* indexes first: the log's name is what open looks for */
+    for (int i = 1; i < 3; i++) { /* the log last: a .log.cleaned left means "not yet" */
         char from[4096], to[4096];
         bk_seg_path(from, sizeof from, c->dir, o->base, cleaned_suffixes[i]);
         bk_seg_path(to, sizeof to, c->dir, o->base, seg_suffixes[i]);
@@ -1035,8 +1035,13 @@ static void step_done(bk_job *j) {
         }
         return;
     case STEP_SYNC1:
-        /* The renames are durable (or the disk fails, and then the manifest
-         * stays for the next open): the group's other segments go. */
+        if (err) {
+            /* The renames may not be durable: the old segments stay on disk
+             * and the manifest with them, for the next open to complete. */
+            finish(c, err);
+            return;
+        }
+        /* The renames are durable: the group's other segments go. */
         for (int i = c->g_first + 1; i <= c->g_last; i++) {
             bool live = false;
             for (int k = 0; k < log->nsegs; k++)
@@ -1046,8 +1051,8 @@ static void step_done(bk_job *j) {
                                 c->src[i].base);
         }
         log->dir_dirty = true;
-        if (err || bk_compact_crash_at == 4)
-            finish(c, err ? err : BK_ECLOSED);
+        if (bk_compact_crash_at == 4)
+            finish(c, BK_ECLOSED);
         else
             submit_step(c, STEP_SYNC2);
         return;
@@ -1185,6 +1190,18 @@ int bk_log_compact(bk_log *log, const bk_compact_opts *opts, bk_flush_cb cb, voi
         go = r.n > 0 && (opts && opts->force
                              ? total > 0
                              : r.dirty_bytes > 0 && ratio > log->cfg.min_cleanable_dirty_ratio);
+    }
+    char swap[4096];
+    snprintf(swap, sizeof swap, "%s/%s", log->dir, SWAP_FILE);
+    if (go && access(swap, F_OK) == 0) {
+        /* A swap that failed half way (I/O errors) waits for the next open
+         * to complete it; another cleaning would overwrite its manifest. */
+        bk_storage_logf(log->st, BK_LOG_ERROR,
+                        "%s: an interrupted segment swap is pending until the log is reopened; "
+                        "not compacting",
+                        log->dir);
+        c->result = BK_EIO;
+        go = false;
     }
     if (go) {
         c->src = malloc((size_t)r.n * sizeof *c->src);
