@@ -1321,10 +1321,9 @@ static int recover_swap(bk_log *log) {
             err = unlink_seg_files(log->dir, m.base[i], seg_suffixes);
         if (!err) err = fsync_dir(log->dir);
         if (!err && unlink(path)) err = BK_EIO;
-        bk_storage_logf(log->st, BK_LOG_INFO,
-                        "%s: completed the swap of cleaned segment %" PRId64
-                        " that a crash interrupted",
-                        log->dir, m.cleaned_base);
+        bk_storage_logf(log->st, err ? BK_LOG_ERROR : BK_LOG_INFO,
+                        "%s: %s the swap of cleaned segment %" PRId64 " that a crash interrupted",
+                        log->dir, err ? "cannot complete" : "completed", m.cleaned_base);
     } else {
         if (unlink(path)) err = BK_EIO;
         if (!err) err = fsync_dir(log->dir);
@@ -1337,10 +1336,10 @@ static int recover_swap(bk_log *log) {
                 errno != ENOENT)
                 err = BK_EIO;
         }
-        bk_storage_logf(log->st, BK_LOG_WARN,
+        bk_storage_logf(log->st, err ? BK_LOG_ERROR : BK_LOG_WARN,
                         "%s: segments changed after cleaned segment %" PRId64
-                        " was prepared; swap undone",
-                        log->dir, m.cleaned_base);
+                        " was prepared; swap %s",
+                        log->dir, m.cleaned_base, err ? "cannot be undone" : "undone");
     }
     if (!err) err = fsync_dir(log->dir);
     free(m.base);
