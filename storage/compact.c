@@ -628,6 +628,11 @@ static int clean_batch(bk_cleaning *c, const uint8_t *p, const bk_batch *b, bool
     if (rc) return BK_EIO;
     c->stats.records_removed += n - kept;
     bool stamp = tombs_mapped > 0 && !tomb_unmapped;
+    if (n == 0 && !last_of_group) {
+        /* emptied by an earlier cleaning, and no longer a segment's last */
+        c->out.changed = true;
+        return 0;
+    }
     if (kept == n && !stamp) {
         out_add(c, p, b->size);
         return 0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "logutil.h"
@@ -927,6 +928,20 @@ START_TEST(bounded_map_converges) {
     expect_compacted(&model, end, &want);
     ck_assert_int_eq(want.n, 300);
     assert_same(&s.r, &want);
+    /* batches emptied by one pass go in the next unless they end a segment */
+    int64_t bases[64];
+    int nsegs = list_segments(f.pdir, bases, 64);
+    int empties = 0;
+    for (int i = 0; i < s.nb; i++) {
+        if (s.b[i].count) continue;
+        empties++;
+        bool ends = false;
+        for (int k = 0; k < nsegs; k++)
+            ends = ends || bases[k] == s.b[i].last + 1;
+        ck_assert_msg(ends, "empty batch %lld..%lld inside a segment", (long long)s.b[i].base,
+                      (long long)s.b[i].last);
+    }
+    ck_assert_int_lt(empties, nsegs);
     seen_free(&s);
     free(want.r);
     free(model.r);
@@ -1168,6 +1183,80 @@ START_TEST(damaged_batch_stops_cleaning) {
 }
 END_TEST
 
+/* Kafka 4.0's DumpLogSegments (tests/tools/kafka_dump.sh) reads cleaned
+ * segments of every codec, with tombstones and delete horizons, producer
+ * ids, transactional batches and markers, emptied batches: valid batches,
+ * offsets only going forward, and exactly the index and time index entries
+ * Kafka writes. Skipped when Kafka's jars are not installed (make no
+ * download from a unit test). */
+START_TEST(kafka_reads_compacted_segments) {
+    if (access(".cache/kafka-4.0.0/libs/kafka_2.13-4.0.0.jar", F_OK) != 0 ||
+        system("command -v java >/dev/null") != 0) {
+        printf("kafka_reads_compacted_segments: SKIPPED (no Kafka jars; tests/tools/kafka.sh "
+               "install)\n");
+        return;
+    }
+    fixture f;
+    setup(&f, "compact-kafka", 3000);
+    f.cfg.delete_retention_ms = 1000;
+    bk_log_set_config(f.log, &f.cfg);
+    for (int round = 0; round < 30; round++) {
+        kv kvs[10];
+        char keys[10][16], vals[10][16];
+        for (int i = 0; i < 10; i++) {
+            snprintf(keys[i], sizeof keys[i], "key-%d", (round % 4) * 5 + i);
+            snprintf(vals[i], sizeof vals[i], "v%d", round);
+            kvs[i] = (kv){keys[i], round % 7 == 3 && i % 3 == 0 ? NULL : vals[i]};
+        }
+        put(&f, NULL, round % 5, 1700000000000LL + round * 1000, kvs, 10);
+        if (round % 6 == 5) {
+            bk_wr w;
+            bk_wr_init(&w, 0);
+            bk_batch_opts o = {.attributes = BK_BATCH_ATTR_TRANSACTIONAL,
+                               .base_timestamp = BK_NO_TIMESTAMP,
+                               .producer_id = 77,
+                               .producer_epoch = 0,
+                               .base_sequence = round};
+            bk_batch_builder b;
+            ck_assert_int_eq(bk_batch_begin(&b, &w, &o), 0);
+            ck_assert_int_eq(bk_batch_add(&b, 1700000000000LL + round * 1000, str_bytes("key-1"),
+                                          str_bytes("txn"), NULL, 0),
+                             0);
+            ck_assert_int_eq(bk_batch_finish(&b, f.ctx), 0);
+            o.attributes |= BK_BATCH_ATTR_CONTROL;
+            o.base_sequence = -1;
+            ck_assert_int_eq(bk_batch_begin(&b, &w, &o), 0);
+            ck_assert_int_eq(
+                bk_batch_add_control(&b, 1700000000000LL + round * 1000, BK_CONTROL_COMMIT, 1), 0);
+            ck_assert_int_eq(bk_batch_finish(&b, f.ctx), 0);
+            ck_assert_int_eq(bk_log_append(f.log, w.buf, w.len, 1, NULL), 0);
+            bk_wr_free(&w);
+        }
+    }
+    ck_assert_int_eq(bk_log_roll(f.log), 0);
+    ck_assert_int_eq(compact(&f, true, 0), 0);
+    put_round(&f, NULL, BK_CODEC_ZSTD, 99, 0, 10);
+    ck_assert_int_eq(bk_log_roll(f.log), 0);
+    f.now += 5000; /* past the horizons: tombstones go */
+    ck_assert_int_eq(compact(&f, true, 0), 0);
+    check_disk(f.pdir);
+    bk_storage_close(f.st); /* files as a clean shutdown leaves them */
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd,
+             "KAFKA_DUMP_INSTALL_TIMEOUT_S=60 tests/tools/kafka_dump.sh check --allow-gaps "
+             "--index-interval 200 --quiet %s/*.log %s/*.index %s/*.timeindex",
+             f.pdir, f.pdir, f.pdir);
+    int rc = system(cmd);
+    ck_assert_msg(WIFEXITED(rc), "kafka_dump.sh did not exit");
+    if (WEXITSTATUS(rc) == 77) printf("kafka_reads_compacted_segments: SKIPPED by kafka_dump.sh\n");
+    ck_assert_msg(WEXITSTATUS(rc) == 0 || WEXITSTATUS(rc) == 77,
+                  "Kafka's DumpLogSegments rejects the compacted segments (exit %d)",
+                  WEXITSTATUS(rc));
+    open_all(&f);
+    teardown(&f);
+}
+END_TEST
+
 /* A read taken before the swap keeps reading the old bytes; new reads see
  * the cleaned segment. */
 START_TEST(slice_survives_swap) {
@@ -1262,6 +1351,7 @@ static Suite *compact_suite(void) {
     tcase_add_test(tc, crash_with_changed_segments_undoes_swap);
     tcase_add_test(tc, segments_change_under_cleaning);
     tcase_add_test(tc, damaged_batch_stops_cleaning);
+    tcase_add_test(tc, kafka_reads_compacted_segments);
     tcase_add_test(tc, slice_survives_swap);
     tcase_add_test(tc, appends_during_compaction);
     suite_add_tcase(s, tc);
