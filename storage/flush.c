@@ -1,5 +1,6 @@
 /* flush.c - group commit: one flush job per log at a time, covering every
  * flush requested while the previous one ran; fsyncs on storage's threads. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 
 #include "internal.h"
 
-#define FLUSH_FDS_MAX 64
+#define FLUSH_SEGS_MAX 21 /* segments per job; the rest wait for the next */
 
 typedef struct flush_job {
     bk_job job;
@@ -17,23 +18,42 @@ typedef struct flush_job {
     int64_t target;         /* durable below this once the job succeeds */
     int64_t recovery_point; /* written to brook-checkpoint when set (>= 0) */
     int64_t start_offset;
-    int fds[FLUSH_FDS_MAX];
-    int nfds;
-    int dir_fd;
+    /* What to sync, by name: a queued job holds no descriptor, so that
+     * thousands of logs flushing at once stay within the open-file cap. */
+    struct {
+        int64_t base;
+        bool log, indexes;
+    } segs[FLUSH_SEGS_MAX];
+    int nsegs;
+    bool sync_dir;
     char *dir;
     char *epochs; /* leader-epoch-checkpoint text, or NULL */
     size_t epochs_len;
 } flush_job;
 
+/* A file removed since the job was queued has nothing left to keep. */
+static int sync_file(const char *dir, int64_t base, const char *suffix) {
+    char path[4096];
+    bk_seg_path(path, sizeof path, dir, base, suffix);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? 0 : BK_EIO;
+    int rc = fdatasync(fd);
+    close(fd);
+    return rc ? BK_EIO : 0;
+}
+
 static void flush_run(bk_job *j) {
     flush_job *fj = (flush_job *)j;
-    for (int i = 0; i < fj->nfds; i++) {
-        if (fdatasync(fj->fds[i])) j->err = BK_EIO;
-        close(fj->fds[i]);
+    for (int i = 0; i < fj->nsegs; i++) {
+        if (fj->segs[i].log && sync_file(fj->dir, fj->segs[i].base, ".log")) j->err = BK_EIO;
+        if (fj->segs[i].indexes && (sync_file(fj->dir, fj->segs[i].base, ".index") ||
+                                    sync_file(fj->dir, fj->segs[i].base, ".timeindex")))
+            j->err = BK_EIO;
     }
-    if (fj->dir_fd >= 0) {
-        if (fsync(fj->dir_fd)) j->err = BK_EIO;
-        close(fj->dir_fd);
+    if (fj->sync_dir) {
+        int fd = open(fj->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd)) j->err = BK_EIO;
+        if (fd >= 0) close(fd);
     }
     if (!j->err && fj->epochs &&
         bk_write_atomic(fj->dir, BK_EPOCH_FILE, fj->epochs, fj->epochs_len))
@@ -91,15 +111,6 @@ static void flush_done(bk_job *j) {
     bk_log_unref(log);
 }
 
-static void add_fd(flush_job *fj, int fd) {
-    if (fd < 0 || fj->nfds == FLUSH_FDS_MAX) return;
-    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (copy >= 0)
-        fj->fds[fj->nfds++] = copy;
-    else
-        fj->job.err = BK_EIO;
-}
-
 static void start_flush(bk_log *log) {
     flush_job *fj = calloc(1, sizeof *fj);
     char *dir = fj ? strdup(log->dir) : NULL;
@@ -112,32 +123,24 @@ static void start_flush(bk_log *log) {
     fj->job.done = flush_done;
     fj->log = log;
     fj->dir = dir;
-    fj->dir_fd = -1;
     fj->recovery_point = -1;
     fj->target = bk_log_end_offset(log);
     for (int i = 0; i < log->nsegs; i++) {
         bk_segment *seg = log->segs[i];
         if (!seg->dirty && !seg->sync_indexes) continue;
-        if (fj->nfds + 3 > FLUSH_FDS_MAX) {
+        if (fj->nsegs == FLUSH_SEGS_MAX) {
             fj->target = seg->base_offset; /* the rest waits for the next job */
             break;
         }
-        if (bk_seg_touch(seg)) {
-            fj->job.err = BK_EIO;
-            break;
-        }
-        if (seg->dirty) add_fd(fj, seg->fd_log);
         /* A sealed segment's indexes must be durable before the recovery
          * point moves past it; the active one's are rebuilt by recovery. */
-        if (seg->sync_indexes) {
-            add_fd(fj, seg->fd_index);
-            add_fd(fj, seg->fd_tindex);
-        }
+        fj->segs[fj->nsegs].base = seg->base_offset;
+        fj->segs[fj->nsegs].log = seg->dirty;
+        fj->segs[fj->nsegs++].indexes = seg->sync_indexes;
         seg->dirty = seg->sync_indexes = false;
     }
     if (log->dir_dirty) {
-        fj->dir_fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fj->dir_fd < 0) fj->job.err = BK_EIO;
+        fj->sync_dir = true;
         log->dir_dirty = false;
     }
     if (log->epochs_dirty) {
@@ -182,7 +185,6 @@ static int flush_request(bk_log *log, int64_t offset, bk_flush_cb cb, void *ud, 
         if (!j) return BK_ENOMEM;
         flush_job *fj = (flush_job *)j;
         fj->log = log;
-        fj->dir_fd = -1;
         fj->recovery_point = -1;
         fj->target = log->flushed;
         fj->seq = log->jobs_started;

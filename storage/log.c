@@ -236,8 +236,9 @@ static int recover(bk_log *log, int64_t recovery_point) {
         uint64_t cut;
         int err = bk_seg_recover(seg, log->cfg.index_interval_bytes, &cut);
         if (err) return err;
-        bool gap = i + 1 < log->nsegs && seg->next_offset != log->segs[i + 1]->base_offset &&
-                   seg->size > 0;
+        /* An empty segment before another is a gap too (its data never
+         * reached the disk): what follows it cannot be kept. */
+        bool gap = i + 1 < log->nsegs && seg->next_offset != log->segs[i + 1]->base_offset;
         if (cut || gap) {
             bk_storage_logf(log->st, BK_LOG_WARN,
                             "%s: segment %lld ends in %llu bytes that are not whole valid "
