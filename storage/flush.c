@@ -101,10 +101,14 @@ static void flush_done(bk_job *j) {
         if (fj->recovery_point >= 0) log->recovery_point = fj->recovery_point;
         answer_waiters(log, log->flushed, fj->seq, 0);
     }
-    if (log->waiters && !log->closed)
-        start_flush(log);
-    else if (log->waiters)
+    /* A callback above may already have started the next job (then it
+     * covers the rest); never run two jobs for one log at once, or a waiter
+     * could be answered by a job that did not sync its data. */
+    if (log->waiters && !log->closed && !log->flushing) {
+        if (!bk_storage_defer_flush(log->st, log)) start_flush(log);
+    } else if (log->waiters && !log->flushing) {
         answer_waiters(log, INT64_MAX, UINT64_MAX, BK_ECLOSED);
+    }
     free(fj->dir);
     free(fj->epochs);
     free(fj);
@@ -194,8 +198,17 @@ static int flush_request(bk_log *log, int64_t offset, bk_flush_cb cb, void *ud, 
         bk_storage_submit(log->st, j);
         return 0;
     }
+    if (bk_storage_defer_flush(log->st, log)) return 0;
     start_flush(log);
     return 0;
+}
+
+void bk_log_kick_flush(bk_log *log) {
+    if (log->flushing || !log->waiters) return;
+    if (log->closed)
+        answer_waiters(log, INT64_MAX, UINT64_MAX, BK_ECLOSED);
+    else
+        start_flush(log);
 }
 
 int bk_log_flush(bk_log *log, int64_t offset, bk_flush_cb cb, void *ud) {

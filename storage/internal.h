@@ -174,6 +174,12 @@ typedef struct bk_job {
 } bk_job;
 
 void bk_storage_submit(bk_storage *st, bk_job *job);
+/* While completions run, a flush request only queues its waiter and the log
+ * is remembered here (returns true); bk_log_kick_flush starts its job once
+ * every callback of the round has run, so requests made by one round of
+ * callbacks share one fsync. */
+bool bk_storage_defer_flush(bk_storage *st, bk_log *log);
+void bk_log_kick_flush(bk_log *log);
 int64_t bk_storage_now_ms(bk_storage *st);
 bool bk_storage_dir_was_clean(bk_storage *st, const char *log_dir);
 /* LRU of segments with open files. */

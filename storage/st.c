@@ -40,7 +40,28 @@ struct bk_storage {
     int lru_count;
     bk_log **logs;
     int nlogs, caplogs;
+    /* Logs whose flush waits for the end of bk_storage_run_completions, so
+     * that every flush requested by one round of callbacks shares a job. */
+    bk_log **deferred;
+    int ndeferred, capdeferred;
+    bool in_completions;
 };
+
+bool bk_storage_defer_flush(bk_storage *st, bk_log *log) {
+    if (!st->in_completions) return false;
+    for (int i = 0; i < st->ndeferred; i++)
+        if (st->deferred[i] == log) return true;
+    if (st->ndeferred == st->capdeferred) {
+        int cap = st->capdeferred ? st->capdeferred * 2 : 16;
+        bk_log **grown = realloc(st->deferred, (size_t)cap * sizeof *grown);
+        if (!grown) return false; /* then the caller starts the flush itself */
+        st->deferred = grown;
+        st->capdeferred = cap;
+    }
+    log->refs++;
+    st->deferred[st->ndeferred++] = log;
+    return true;
+}
 
 void bk_storage_logf(bk_storage *st, int level, const char *fmt, ...) {
     char msg[1024];
@@ -115,6 +136,8 @@ void bk_storage_run_completions(bk_storage *st) {
     bk_job *job = st->done_head;
     st->done_head = st->done_tail = NULL;
     pthread_mutex_unlock(&st->mu);
+    bool nested = st->in_completions;
+    st->in_completions = true;
     while (job) {
         bk_job *next = job->next;
         pthread_mutex_lock(&st->mu);
@@ -123,6 +146,15 @@ void bk_storage_run_completions(bk_storage *st) {
         job->done(job); /* may free job, may submit more */
         job = next;
     }
+    if (nested) return;
+    st->in_completions = false;
+    /* Now start the flushes the callbacks asked for: one job per log. */
+    for (int i = 0; i < st->ndeferred; i++) {
+        bk_log *log = st->deferred[i];
+        bk_log_kick_flush(log);
+        bk_log_unref(log);
+    }
+    st->ndeferred = 0;
 }
 
 bool bk_storage_dir_was_clean(bk_storage *st, const char *log_dir) {
@@ -266,6 +298,7 @@ void bk_storage_close(bk_storage *st) {
     }
     free(st->dirs);
     free(st->logs);
+    free(st->deferred);
     close(st->efd);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);

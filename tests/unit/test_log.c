@@ -1,6 +1,7 @@
 /* test_log.c - the partition log: append, read, roll, index lookups at segment
  * boundaries, flush, reopen, truncate, delete records, retention, timestamps. */
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +317,62 @@ START_TEST(flush_callbacks) {
 }
 END_TEST
 
+/* This program's fdatasync counts the syncs the flush threads make, so a
+ * test can tell whether a callback came after a sync of its data. */
+static unsigned long syncs_started, syncs_done;
+int fdatasync(int fd) {
+    unsigned long id = __atomic_add_fetch(&syncs_started, 1, __ATOMIC_SEQ_CST);
+    int rc = (int)syscall(SYS_fdatasync, fd);
+    unsigned long done = __atomic_load_n(&syncs_done, __ATOMIC_SEQ_CST);
+    while (id > done && !__atomic_compare_exchange_n(&syncs_done, &done, id, false,
+                                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+    }
+    return rc;
+}
+
+typedef struct chain {
+    fixture *f;
+    int left;
+    unsigned long started_at_append; /* syncs begun before our data was written */
+    int early;                       /* callbacks that no later sync covered */
+    volatile int finished;
+} chain;
+
+/* Each callback appends the next batch and asks for its flush: the answer
+ * must come from a sync that started after that append. */
+static void chain_step(void *ud, int err) {
+    chain *c = ud;
+    ck_assert_int_eq(err, 0);
+    if (__atomic_load_n(&syncs_done, __ATOMIC_SEQ_CST) <= c->started_at_append) c->early++;
+    if (c->left-- == 0) {
+        c->finished = 1;
+        return;
+    }
+    append_n(c->f, 1, 2, 100, c->left);
+    c->started_at_append = __atomic_load_n(&syncs_started, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(bk_log_flush(c->f->log, bk_log_end_offset(c->f->log), chain_step, c), 0);
+}
+
+START_TEST(flush_from_callbacks_is_durable) {
+    fixture f;
+    setup(&f, "log-chain", 1 << 20);
+    chain c[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = (chain){&f, 100, 0, 0, 0};
+        append_n(&f, 1, 2, 100, i);
+        c[i].started_at_append = __atomic_load_n(&syncs_started, __ATOMIC_SEQ_CST);
+        ck_assert_int_eq(bk_log_flush(f.log, bk_log_end_offset(f.log), chain_step, &c[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(bk_test_wait(f.st, &c[i].finished), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(c[i].early, 0);
+    /* Four appenders share syncs: clearly fewer syncs than appends. */
+    ck_assert_uint_lt(syncs_started, 404 * 3 / 4);
+    teardown(&f);
+}
+END_TEST
+
 /* segment.ms counts from the first batch's timestamp; index fullness and
  * segment.bytes also roll. */
 START_TEST(roll_rules) {
@@ -393,6 +450,7 @@ static Suite *log_suite(void) {
     tcase_add_test(tc, offsets_for_timestamps);
     tcase_add_test(tc, flush_callbacks);
     tcase_add_test(tc, roll_rules);
+    tcase_add_test(tc, flush_from_callbacks_is_durable);
     tcase_add_test(tc, log_append_time);
     suite_add_tcase(s, tc);
     return s;
