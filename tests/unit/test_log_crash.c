@@ -4,7 +4,9 @@
  * after a random delay, reopens the log (recovery runs) and checks that every
  * acknowledged batch is there, intact and in order, that the log ends on a
  * batch boundary, that every offset reads, and that the indexes on disk agree
- * with the data; then the next child carries on with the same log.
+ * with the data; then the next child carries on with the same log. A kill
+ * keeps the page cache, so in one round of four the parent also cuts the
+ * active segment somewhere after the acknowledged bytes (a power cut).
  *
  * Env: BK_CRASH_ROUNDS (default 200; `make crash` runs 5000), BK_CRASH_SEED
  * (default: from the clock). A failure names the seed and the round. */

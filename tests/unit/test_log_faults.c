@@ -5,7 +5,8 @@
  *
  * Env: BK_FAULT_SEED (default: from the clock), BK_FAULT_FLIPS (random flip
  * trials, default 400), BK_FAULT_PARTITIONS (default 10000; 2500 under ASan,
- * where opening and syncing 10,000 partitions twice takes minutes). */
+ * to stay within a minute there), BK_FAULT_TIMES (print the partition
+ * phases' times). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
