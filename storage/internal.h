@@ -21,7 +21,8 @@ typedef struct bk_segment {
     int64_t next_offset; /* one past the last offset held */
     uint64_t size;       /* bytes in .log */
     uint64_t verified;   /* bytes from the start known to hold whole batches with good CRCs */
-    int64_t max_ts;      /* largest batch max timestamp, BK_NO_TS when none */
+    uint64_t win_start, win_end; /* a second checked range, where reads began past `verified` */
+    int64_t max_ts;              /* largest batch max timestamp, BK_NO_TS when none */
     int64_t max_ts_offset;
     int64_t first_ts; /* the first batch's max timestamp, for segment.ms */
     int64_t created_ms;
@@ -56,8 +57,9 @@ typedef struct bk_disk_batch {
     int32_t epoch;
 } bk_disk_batch;
 int bk_seg_batch_at(bk_segment *seg, uint64_t pos, bk_disk_batch *b);
-/* Checks the CRC of every batch in [seg->verified, upto). */
-int bk_seg_verify(bk_segment *seg, uint64_t upto);
+/* Checks the CRC of every batch from `from` (a batch start) to `upto` that
+ * was not checked before, logging one line for a damaged batch. */
+int bk_seg_verify(bk_segment *seg, uint64_t from, uint64_t upto);
 
 /* Writes data (whole batches, offsets stamped) at the end of the segment and
  * adds index entries the way Kafka does. On failure the file is cut back. */

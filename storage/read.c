@@ -99,7 +99,7 @@ int bk_log_read(bk_log *log, int64_t offset, uint64_t max_bytes, int64_t upto,
                             "(KAFKA_STORAGE_ERROR)",
                             path, (unsigned long long)pos);
         }
-        if (!err && part) err = bk_seg_verify(seg, start + part);
+        if (!err && part) err = bk_seg_verify(seg, start, start + part);
         if (err || !part) {
             unpin(seg);
         } else {

@@ -129,29 +129,47 @@ static int batch_crc_ok(int fd, uint64_t pos, uint32_t size, uint8_t *buf, size_
     return crc == want;
 }
 
-int bk_seg_verify(bk_segment *seg, uint64_t upto) {
-    if (upto <= seg->verified) return 0;
+/* Folds the window into the prefix once the two meet. */
+static void merge_verified(bk_segment *seg) {
+    if (seg->win_end > seg->win_start && seg->verified >= seg->win_start) {
+        if (seg->win_end > seg->verified) seg->verified = seg->win_end;
+        seg->win_start = seg->win_end = 0;
+    }
+}
+
+int bk_seg_verify(bk_segment *seg, uint64_t from, uint64_t upto) {
+    /* Extend the range `from` lies in: the prefix, the window, or a new
+     * window starting at `from` (a consumer that starts at the tail after a
+     * restart checks only what it reads). */
+    uint64_t *end = &seg->verified;
+    if (from > seg->verified) {
+        if (from < seg->win_start || from > seg->win_end || seg->win_end == seg->win_start)
+            seg->win_start = seg->win_end = from;
+        end = &seg->win_end;
+    }
+    if (upto <= *end) return 0;
     size_t cap = 256 * 1024;
     uint8_t *buf = malloc(cap);
     if (!buf) return BK_ENOMEM;
     int err = 0;
-    while (seg->verified < upto) {
+    while (*end < upto) {
         bk_disk_batch b;
-        err = bk_seg_batch_at(seg, seg->verified, &b);
-        if (!err && !batch_crc_ok(seg->fd_log, seg->verified, b.size, buf, cap)) err = BK_EIO;
+        err = bk_seg_batch_at(seg, *end, &b);
+        if (!err && !batch_crc_ok(seg->fd_log, *end, b.size, buf, cap)) err = BK_EIO;
         if (err) {
             char path[4096];
             bk_seg_path(path, sizeof path, seg->log->dir, seg->base_offset, ".log");
             bk_storage_logf(
                 seg->log->st, BK_LOG_ERROR,
                 "%s: damaged record batch at byte %llu: not served (KAFKA_STORAGE_ERROR)", path,
-                (unsigned long long)seg->verified);
+                (unsigned long long)*end);
             err = BK_EIO;
             break;
         }
-        seg->verified += b.size;
+        *end += b.size;
     }
     free(buf);
+    merge_verified(seg);
     return err;
 }
 
@@ -243,7 +261,10 @@ int bk_seg_append(bk_segment *seg, const uint8_t *data, size_t len, uint32_t int
         return BK_EIO;
     }
     /* We wrote batches the caller validated: they count as verified. */
-    if (seg->verified == seg->size) seg->verified += len;
+    if (seg->verified == seg->size)
+        seg->verified += len;
+    else if (seg->win_end == seg->size && seg->win_end > seg->win_start)
+        seg->win_end += len;
     seg->size += len;
     seg->dirty = true;
     return 0;
@@ -352,6 +373,10 @@ int bk_seg_load(bk_segment *seg, bool is_last) {
     if (end != seg->size) return BK_EIO; /* a torn or damaged tail: recover */
     seg->bytes_since_index = seg->size - from;
     seg->verified = 0;
+    seg->win_start = seg->win_end = 0;
+    /* The tail decides the end offset: its CRCs are checked now (about one
+     * index interval of bytes), so a damaged header cannot move the end. */
+    if (bk_seg_verify(seg, from, end)) return BK_EIO;
     seg->loaded = true;
     return 0;
 }
@@ -400,6 +425,7 @@ int bk_seg_recover(bk_segment *seg, uint32_t interval, uint64_t *truncated_bytes
         seg->size = pos;
     }
     seg->verified = pos;
+    seg->win_start = seg->win_end = 0;
     seg->loaded = true;
     return 0;
 }
