@@ -195,32 +195,6 @@ static bool map_put(offset_map *m, bk_bytes key, int64_t offset) {
 
 /* --------------------------------------------------------------- files */
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t pos) {
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = pread(fd, p, len, (off_t)pos);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return BK_EIO;
-        p += n;
-        len -= (size_t)n;
-        pos += (uint64_t)n;
-    }
-    return 0;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t pos) {
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)pos);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return BK_EIO;
-        p += n;
-        len -= (size_t)n;
-        pos += (uint64_t)n;
-    }
-    return 0;
-}
-
 static int fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return BK_EIO;
@@ -355,7 +329,7 @@ static int reader_get(reader *r, uint64_t pos, size_t need, uint64_t end, const 
         r->cap = want;
     }
     r->len = 0;
-    if (pread_full(r->fd, r->buf, want, pos)) return BK_EIO;
+    if (bk_pread_full(r->fd, r->buf, want, pos)) return BK_EIO;
     r->at = pos;
     r->len = want;
     *p = r->buf;
@@ -481,13 +455,13 @@ static void out_add(bk_cleaning *c, const uint8_t *batch, size_t size) {
 static int out_flush(out_seg *o) {
     int err = 0;
     if (o->data.err || o->idx.err || o->tidx.err) return BK_ENOMEM;
-    if (o->data.len) err = pwrite_full(o->fd[0], o->data.buf, o->data.len, o->written);
+    if (o->data.len) err = bk_pwrite_full(o->fd[0], o->data.buf, o->data.len, o->written);
     if (!err && o->idx.len)
-        err = pwrite_full(o->fd[1], o->idx.buf, o->idx.len,
-                          (uint64_t)o->index_written * BK_INDEX_ENTRY);
+        err = bk_pwrite_full(o->fd[1], o->idx.buf, o->idx.len,
+                             (uint64_t)o->index_written * BK_INDEX_ENTRY);
     if (!err && o->tidx.len)
-        err = pwrite_full(o->fd[2], o->tidx.buf, o->tidx.len,
-                          (uint64_t)o->tindex_written * BK_TINDEX_ENTRY);
+        err = bk_pwrite_full(o->fd[2], o->tidx.buf, o->tidx.len,
+                             (uint64_t)o->tindex_written * BK_TINDEX_ENTRY);
     if (err) return err;
     o->written += o->data.len;
     o->index_written = o->index_entries;

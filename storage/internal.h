@@ -37,6 +37,11 @@ typedef struct bk_segment {
     bool loaded;                     /* offsets and timestamps known (see bk_seg_load) */
 } bk_segment;
 
+/* pread/pwrite of exactly len bytes, retrying short transfers and EINTR.
+ * Returns 0, BK_EIO, or (reads) BK_ETRUNC when the file ends first. */
+int bk_pread_full(int fd, void *buf, size_t len, uint64_t pos);
+int bk_pwrite_full(int fd, const void *buf, size_t len, uint64_t pos);
+
 /* File names: "<dir>/<20-digit base><suffix>". */
 void bk_seg_path(char *out, size_t cap, const char *dir, int64_t base, const char *suffix);
 /* Opens the segment's three files (creating them when `create`); keeps

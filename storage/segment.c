@@ -55,8 +55,7 @@ int bk_seg_touch(bk_segment *seg) {
     return bk_seg_open_files(seg, false);
 }
 
-/* pread that retries short reads; BK_EIO on error, BK_ETRUNC if EOF came first. */
-static int read_full(int fd, void *buf, size_t len, uint64_t pos) {
+int bk_pread_full(int fd, void *buf, size_t len, uint64_t pos) {
     uint8_t *p = buf;
     while (len) {
         ssize_t n = pread(fd, p, len, (off_t)pos);
@@ -70,7 +69,7 @@ static int read_full(int fd, void *buf, size_t len, uint64_t pos) {
     return 0;
 }
 
-static int write_full(int fd, const void *buf, size_t len, uint64_t pos) {
+int bk_pwrite_full(int fd, const void *buf, size_t len, uint64_t pos) {
     const uint8_t *p = buf;
     while (len) {
         ssize_t n = pwrite(fd, p, len, (off_t)pos);
@@ -106,7 +105,7 @@ int bk_seg_batch_at(bk_segment *seg, uint64_t pos, bk_disk_batch *b) {
     if (seg->size - pos < BK_BATCH_HDR) return BK_EIO;
     uint8_t h[BK_BATCH_HDR];
     int err = bk_seg_touch(seg);
-    if (!err) err = read_full(seg->fd_log, h, sizeof h, pos);
+    if (!err) err = bk_pread_full(seg->fd_log, h, sizeof h, pos);
     if (err) return BK_EIO;
     if (!header_sane(seg, h, pos, seg->size)) return BK_EIO;
     parse_header(h, b);
@@ -116,13 +115,13 @@ int bk_seg_batch_at(bk_segment *seg, uint64_t pos, bk_disk_batch *b) {
 /* CRC-32C of the batch at pos (size bytes), read in chunks. */
 static int batch_crc_ok(int fd, uint64_t pos, uint32_t size, uint8_t *buf, size_t cap) {
     uint8_t h[BK_BATCH_HDR];
-    if (read_full(fd, h, sizeof h, pos)) return 0;
+    if (bk_pread_full(fd, h, sizeof h, pos)) return 0;
     uint32_t want = bk_load_be32(h + 17);
     uint32_t crc = bk_crc32c(0, h + 21, BK_BATCH_HDR - 21);
     uint64_t at = pos + BK_BATCH_HDR, end = pos + size;
     while (at < end) {
         size_t n = end - at < cap ? (size_t)(end - at) : cap;
-        if (read_full(fd, buf, n, at)) return 0;
+        if (bk_pread_full(fd, buf, n, at)) return 0;
         crc = bk_crc32c(crc, buf, n);
         at += n;
     }
@@ -211,11 +210,11 @@ static void index_batch_add(bk_segment *seg, index_batch *ib, const bk_disk_batc
 static int index_batch_flush(bk_segment *seg, index_batch *ib) {
     int err = 0;
     if (ib->nidx)
-        err = write_full(seg->fd_index, ib->idx, (size_t)ib->nidx * BK_INDEX_ENTRY,
-                         (uint64_t)seg->index_entries * BK_INDEX_ENTRY);
+        err = bk_pwrite_full(seg->fd_index, ib->idx, (size_t)ib->nidx * BK_INDEX_ENTRY,
+                             (uint64_t)seg->index_entries * BK_INDEX_ENTRY);
     if (!err && ib->ntidx)
-        err = write_full(seg->fd_tindex, ib->tidx, (size_t)ib->ntidx * BK_TINDEX_ENTRY,
-                         (uint64_t)seg->tindex_entries * BK_TINDEX_ENTRY);
+        err = bk_pwrite_full(seg->fd_tindex, ib->tidx, (size_t)ib->ntidx * BK_TINDEX_ENTRY,
+                             (uint64_t)seg->tindex_entries * BK_TINDEX_ENTRY);
     if (err) return err;
     seg->index_entries += (uint32_t)ib->nidx;
     seg->tindex_entries += (uint32_t)ib->ntidx;
@@ -230,7 +229,7 @@ int bk_seg_append(bk_segment *seg, const uint8_t *data, size_t len, uint32_t int
     bk_segment before = *seg;
     index_batch ib;
     ib.nidx = ib.ntidx = 0;
-    err = write_full(seg->fd_log, data, len, seg->size);
+    err = bk_pwrite_full(seg->fd_log, data, len, seg->size);
     for (size_t at = 0; !err && at < len;) {
         bk_disk_batch b;
         parse_header(data + at, &b);
@@ -277,7 +276,7 @@ static int64_t last_le(int fd, uint32_t n, size_t entry, size_t key_off, bool ke
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2;
         uint8_t e[16];
-        if (read_full(fd, e, entry, (uint64_t)mid * entry)) return -2;
+        if (bk_pread_full(fd, e, entry, (uint64_t)mid * entry)) return -2;
         int64_t key =
             key64 ? (int64_t)bk_load_be64(e + key_off) : (int32_t)bk_load_be32(e + key_off);
         if (key <= want) {
@@ -299,7 +298,7 @@ int bk_seg_index_lookup(bk_segment *seg, int64_t offset, uint64_t *pos) {
     if (i == -2) return BK_EIO;
     if (i >= 0) {
         uint8_t e[BK_INDEX_ENTRY];
-        if (read_full(seg->fd_index, e, sizeof e, (uint64_t)i * BK_INDEX_ENTRY)) return BK_EIO;
+        if (bk_pread_full(seg->fd_index, e, sizeof e, (uint64_t)i * BK_INDEX_ENTRY)) return BK_EIO;
         *pos = bk_load_be32(e + 4);
     }
     return 0;
@@ -314,7 +313,7 @@ int bk_seg_tindex_lookup(bk_segment *seg, int64_t ts, uint64_t *pos) {
     if (i == -2) return BK_EIO;
     if (i < 0) return 0;
     uint8_t e[BK_TINDEX_ENTRY];
-    if (read_full(seg->fd_tindex, e, sizeof e, (uint64_t)i * BK_TINDEX_ENTRY)) return BK_EIO;
+    if (bk_pread_full(seg->fd_tindex, e, sizeof e, (uint64_t)i * BK_TINDEX_ENTRY)) return BK_EIO;
     /* An entry names the batch holding the max timestamp so far: start
      * there, since a later batch can only come after it. */
     return bk_seg_index_lookup(seg, seg->base_offset + (int32_t)bk_load_be32(e + 8), pos);
@@ -352,16 +351,16 @@ int bk_seg_load(bk_segment *seg, bool is_last) {
     uint64_t from = 0;
     if (seg->index_entries) {
         uint8_t e[BK_INDEX_ENTRY];
-        if (read_full(seg->fd_index, e, sizeof e,
-                      (uint64_t)(seg->index_entries - 1) * BK_INDEX_ENTRY))
+        if (bk_pread_full(seg->fd_index, e, sizeof e,
+                          (uint64_t)(seg->index_entries - 1) * BK_INDEX_ENTRY))
             return BK_EIO;
         from = bk_load_be32(e + 4);
         if (from >= seg->size) return BK_EIO; /* the index points past the data */
     }
     if (seg->tindex_entries) {
         uint8_t e[BK_TINDEX_ENTRY];
-        if (read_full(seg->fd_tindex, e, sizeof e,
-                      (uint64_t)(seg->tindex_entries - 1) * BK_TINDEX_ENTRY))
+        if (bk_pread_full(seg->fd_tindex, e, sizeof e,
+                          (uint64_t)(seg->tindex_entries - 1) * BK_TINDEX_ENTRY))
             return BK_EIO;
         seg->max_ts = seg->tindex_last_ts = (int64_t)bk_load_be64(e);
         seg->max_ts_offset = seg->base_offset + (int32_t)bk_load_be32(e + 8);
@@ -439,7 +438,8 @@ int bk_seg_truncate(bk_segment *seg, uint64_t pos) {
     for (int64_t lo = 0, hi = (int64_t)seg->index_entries - 1; lo <= hi;) {
         int64_t mid = lo + (hi - lo) / 2;
         uint8_t e[BK_INDEX_ENTRY];
-        if (read_full(seg->fd_index, e, sizeof e, (uint64_t)mid * BK_INDEX_ENTRY)) return BK_EIO;
+        if (bk_pread_full(seg->fd_index, e, sizeof e, (uint64_t)mid * BK_INDEX_ENTRY))
+            return BK_EIO;
         if (bk_load_be32(e + 4) < pos) {
             keep_idx = mid + 1;
             lo = mid + 1;
@@ -457,7 +457,7 @@ int bk_seg_truncate(bk_segment *seg, uint64_t pos) {
     uint64_t from = 0;
     if (keep_idx) {
         uint8_t e[BK_INDEX_ENTRY];
-        if (read_full(seg->fd_index, e, sizeof e, (uint64_t)(keep_idx - 1) * BK_INDEX_ENTRY))
+        if (bk_pread_full(seg->fd_index, e, sizeof e, (uint64_t)(keep_idx - 1) * BK_INDEX_ENTRY))
             return BK_EIO;
         from = bk_load_be32(e + 4);
     }
@@ -480,7 +480,8 @@ int bk_seg_seal(bk_segment *seg) {
     uint8_t t[BK_TINDEX_ENTRY];
     bk_store_be64(t, (uint64_t)seg->max_ts);
     bk_store_be32(t + 8, (uint32_t)(seg->max_ts_offset - seg->base_offset));
-    if (write_full(seg->fd_tindex, t, sizeof t, (uint64_t)seg->tindex_entries * BK_TINDEX_ENTRY))
+    if (bk_pwrite_full(seg->fd_tindex, t, sizeof t,
+                       (uint64_t)seg->tindex_entries * BK_TINDEX_ENTRY))
         return BK_EIO;
     seg->tindex_entries++;
     seg->tindex_last_ts = seg->max_ts;
