@@ -135,6 +135,9 @@ crash: check-deps $(BUILD)/tests/test_log_crash
 # not hide the others, and the summary decides the exit status.
 test: check-deps
 	@mkdir -p build && rm -f build/test-summary.txt
+	@# Apache Kafka's jars (Maven Central, into .cache/): several suites check
+	@# brook's files with Kafka's own tools and skip, saying so, without them.
+	@tests/tools/kafka.sh install || echo "test: Kafka's jars could not be installed; Kafka-tool checks will be SKIPPED"
 	@$(MAKE) --no-print-directory unit || echo "make-unit 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory unit-asan || echo "make-unit-asan 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory regen-check || echo "make-regen-check 0 1" >>build/test-summary.txt
