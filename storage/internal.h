@@ -71,8 +71,9 @@ int bk_seg_verify(bk_segment *seg, uint64_t from, uint64_t upto);
 int bk_seg_append(bk_segment *seg, const uint8_t *data, size_t len, uint32_t index_interval);
 /* The position of the last index entry at or below `offset` (0 if none). */
 int bk_seg_index_lookup(bk_segment *seg, int64_t offset, uint64_t *pos);
-/* The offset of the last time index entry with timestamp <= ts's predecessor:
- * a position to scan from for the first batch with max timestamp >= ts. */
+/* A position to scan forward from for the first batch whose max timestamp
+ * is >= ts: that of the batch named by the last time index entry below ts
+ * (0 when there is none). */
 int bk_seg_tindex_lookup(bk_segment *seg, int64_t ts, uint64_t *pos);
 /* Cuts the segment to its first `pos` bytes, with indexes to match. */
 int bk_seg_truncate(bk_segment *seg, uint64_t pos);
@@ -81,7 +82,7 @@ int bk_seg_truncate(bk_segment *seg, uint64_t pos);
 int bk_seg_recover(bk_segment *seg, uint32_t index_interval, uint64_t *truncated_bytes);
 /* Loads offsets and timestamps after a clean shutdown from the indexes and
  * the tail of the log, without reading the whole file. */
-int bk_seg_load(bk_segment *seg, bool is_last);
+int bk_seg_load(bk_segment *seg);
 /* Adds the final time index entry when the segment stops being active. */
 int bk_seg_seal(bk_segment *seg);
 void bk_seg_free(bk_segment *seg);

@@ -127,7 +127,7 @@ static void drop_segment(bk_log *log, int i) {
 static int seg_meta(bk_segment *seg) {
     if (seg->loaded) return 0;
     int64_t keep_next = seg->next_offset;
-    int err = bk_seg_load(seg, false);
+    int err = bk_seg_load(seg);
     if (!err && keep_next > seg->next_offset) seg->next_offset = keep_next;
     return err;
 }
@@ -312,7 +312,7 @@ int bk_log_open(bk_storage *st, const char *log_dir, const char *topic, int32_t 
         for (int i = 0; i + 1 < log->nsegs; i++)
             log->segs[i]->next_offset = log->segs[i + 1]->base_offset;
         /* A last segment that does not load cleanly is recovered after all. */
-        if (bk_seg_load(bk_log_active(log), true)) {
+        if (bk_seg_load(bk_log_active(log))) {
             bk_storage_logf(st, BK_LOG_WARN, "%s: active segment inconsistent, recovering",
                             log->dir);
             clean = false;

@@ -115,7 +115,7 @@ int bk_log_read(bk_log *log, int64_t offset, uint64_t max_bytes, int64_t upto,
         slice->first_offset = -1;
         slice->next_offset = offset;
         slice->bytes = 0;
-        return err == BK_EIO ? BK_EIO : err;
+        return err;
     }
     return 0;
 }

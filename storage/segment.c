@@ -335,8 +335,7 @@ static uint64_t scan_tail(bk_segment *seg, uint64_t pos) {
     return pos;
 }
 
-int bk_seg_load(bk_segment *seg, bool is_last) {
-    (void)is_last;
+int bk_seg_load(bk_segment *seg) {
     int err = bk_seg_touch(seg);
     if (err) return err;
     struct stat sl, si, st;
@@ -467,7 +466,7 @@ int bk_seg_truncate(bk_segment *seg, uint64_t pos) {
                              seg->next_offset - seg->base_offset - 1);
     if (keep_t == -2) return BK_EIO;
     if (ftruncate(seg->fd_tindex, (off_t)(keep_t + 1) * BK_TINDEX_ENTRY)) return BK_EIO;
-    err = bk_seg_load(seg, true);
+    err = bk_seg_load(seg);
     seg->verified = verified;
     seg->dirty = true;
     return err;
