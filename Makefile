@@ -27,7 +27,7 @@ LDFLAGS_SAN := -fsanitize=address,undefined
 endif
 CFLAGS   ?=
 CFLAGS   += $(CFLAGS_BASE)
-LDLIBS   := -lzstd -llz4 -lsnappy -lz -lm -lpthread
+LDLIBS   := -luv -lzstd -llz4 -lsnappy -lz -lm -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
 
 PROTO_SRC := $(sort $(wildcard protocol/*.c protocol/gen/*.c))
@@ -38,9 +38,16 @@ STORE_SRC := $(sort $(wildcard storage/*.c))
 STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o)
 STORE_LIB := $(BUILD)/libbkstore.a
 
-SERVER_SRC := $(sort $(wildcard server/*.c))
+CONFIG_SRC := $(sort $(wildcard config/*.c))
+CONFIG_OBJ := $(CONFIG_SRC:%.c=$(BUILD)/%.o)
+CONFIG_LIB := $(BUILD)/libbkconfig.a
+
+# Everything of brookd but main() is a library, so unit tests can link it.
+SERVER_SRC := $(sort $(filter-out server/main.c,$(wildcard server/*.c server/*/*.c)))
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+SERVER_LIB := $(BUILD)/libbkserver.a
 BROOKD     := $(BUILD)/brookd
+BROOK_LIBS := $(SERVER_LIB) $(CONFIG_LIB) $(STORE_LIB) $(PROTO_LIB)
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -56,7 +63,7 @@ FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 .PHONY: all run test unit unit-asan fuzz fuzz-smoke bench regen regen-check deps \
         check-deps format clean golden-capture api-table readme-check storage-compat
 
-all: check-deps $(BROOKD) $(PROTO_LIB) $(STORE_LIB)
+all: check-deps $(BROOKD) $(BROOK_LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -70,16 +77,24 @@ $(STORE_LIB): $(STORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BROOKD): $(SERVER_OBJ) $(PROTO_LIB)
-	$(CC) $(LDFLAGS_SAN) -o $@ $(SERVER_OBJ) $(PROTO_LIB) $(LDLIBS)
-
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELP_OBJ) $(STORE_LIB) $(PROTO_LIB)
+$(CONFIG_LIB): $(CONFIG_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HELP_OBJ) $(STORE_LIB) $(PROTO_LIB) $(LDFLAGS_SAN) $(CHECK_LIBS) $(LDLIBS)
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bench/%: tests/bench/%.c $(STORE_LIB) $(PROTO_LIB)
+$(SERVER_LIB): $(SERVER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -march=native -o $@ $< $(STORE_LIB) $(PROTO_LIB) $(LDFLAGS_SAN) $(LDLIBS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BROOKD): $(BUILD)/server/main.o $(BROOK_LIBS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $(BUILD)/server/main.o $(BROOK_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELP_OBJ) $(BROOK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HELP_OBJ) $(BROOK_LIBS) $(LDFLAGS_SAN) $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(BROOK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -march=native -o $@ $< $(BROOK_LIBS) $(LDFLAGS_SAN) $(LDLIBS)
 
 # Fuzzers are always built with clang, libFuzzer and both sanitizers.
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -Iprotocol -fsanitize=fuzzer,address,undefined \
