@@ -1,0 +1,308 @@
+"""kproto.py - just enough of the Kafka wire protocol, stdlib only, for the
+raw-socket tests: framing, request headers, ApiVersions and Metadata.
+
+Every socket operation has a timeout; a reader reports a closed connection
+as None instead of raising, so tests can assert "the broker hung up".
+"""
+import socket
+import struct
+
+API_PRODUCE = 0
+API_METADATA = 3
+API_APIVERSIONS = 18
+UNSUPPORTED_VERSION = 35
+
+
+def i8(v):
+    return struct.pack(">b", v)
+
+
+def i16(v):
+    return struct.pack(">h", v)
+
+
+def i32(v):
+    return struct.pack(">i", v)
+
+
+def uvarint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def kstring(s):
+    """A nullable STRING (int16 length)."""
+    if s is None:
+        return i16(-1)
+    b = s.encode()
+    return i16(len(b)) + b
+
+
+def compact_string(s):
+    if s is None:
+        return uvarint(0)
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def header_v1(api_key, version, corr, client_id="brook-it-raw"):
+    return i16(api_key) + i16(version) + i32(corr) + kstring(client_id)
+
+
+def header_v2(api_key, version, corr, client_id="brook-it-raw"):
+    return header_v1(api_key, version, corr, client_id) + uvarint(0)
+
+
+def frame(payload):
+    return i32(len(payload)) + payload
+
+
+class Reader:
+    """Cursor over a response body."""
+
+    def __init__(self, data):
+        self.d = data
+        self.p = 0
+
+    def take(self, n):
+        if self.p + n > len(self.d):
+            raise ValueError("short response: need %d bytes at %d of %d" % (n, self.p, len(self.d)))
+        b = self.d[self.p:self.p + n]
+        self.p += n
+        return b
+
+    def i8(self):
+        return struct.unpack(">b", self.take(1))[0]
+
+    def i16(self):
+        return struct.unpack(">h", self.take(2))[0]
+
+    def i32(self):
+        return struct.unpack(">i", self.take(4))[0]
+
+    def string(self):
+        n = self.i16()
+        return None if n < 0 else self.take(n).decode()
+
+    def uvarint(self):
+        shift = v = 0
+        while True:
+            b = self.take(1)[0]
+            v |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return v
+            shift += 7
+            if shift > 63:
+                raise ValueError("varint too long")
+
+    def skip_tags(self):
+        for _ in range(self.uvarint()):
+            self.uvarint()
+            self.take(self.uvarint())
+
+    def left(self):
+        return len(self.d) - self.p
+
+
+def connect(port, timeout=5.0):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.settimeout(timeout)
+    return s
+
+
+def recv_exact(sock, n):
+    """n bytes, or None if the peer closed (or reset) first. A timeout raises."""
+    buf = bytearray()
+    while len(buf) < n:
+        try:
+            chunk = sock.recv(n - len(buf))
+        except ConnectionResetError:
+            return None
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def read_frame(sock, limit=64 << 20):
+    """The next response frame's payload, or None if the connection closed."""
+    head = recv_exact(sock, 4)
+    if head is None:
+        return None
+    (n,) = struct.unpack(">i", head)
+    if n < 4 or n > limit:
+        raise ValueError("bad response size %d" % n)
+    return recv_exact(sock, n)
+
+
+def wait_closed(sock, timeout=10.0):
+    """True if the peer closes the connection within timeout without sending
+    anything; False if it stays open; raises if it sends bytes."""
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(4096)
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+    if data:
+        raise AssertionError("expected the connection to close, got %d bytes: %r" % (len(data), data[:64]))
+    return True
+
+
+def call(sock, payload, corr):
+    """Send one request frame; return the response body after the v0 header
+    (correlation id checked), or None if the broker closed the connection."""
+    sock.sendall(frame(payload))
+    resp = read_frame(sock)
+    if resp is None:
+        return None
+    r = Reader(resp)
+    got = r.i32()
+    if got != corr:
+        raise AssertionError("correlation id %d, expected %d" % (got, corr))
+    return r
+
+
+def api_versions_request(version, corr):
+    if version >= 3:
+        body = compact_string("brook-it-raw") + compact_string("0.1") + uvarint(0)
+        return header_v2(API_APIVERSIONS, version, corr) + body
+    return header_v1(API_APIVERSIONS, version, corr)
+
+
+def parse_api_versions_v0(r):
+    """error code and {api_key: (min, max)} of a v0 ApiVersions body."""
+    err = r.i16()
+    n = r.i32()
+    if n < 0 or n > 1000:
+        raise AssertionError("api_keys count %d" % n)
+    keys = {}
+    for _ in range(n):
+        k, lo, hi = r.i16(), r.i16(), r.i16()
+        keys[k] = (lo, hi)
+    return err, keys
+
+
+def api_versions(sock, corr, version=0):
+    """ApiVersions v0 on sock: {api_key: (min, max)}; raises unless error 0."""
+    r = call(sock, api_versions_request(version, corr), corr)
+    if r is None:
+        raise AssertionError("connection closed on ApiVersions v%d" % version)
+    err, keys = parse_api_versions_v0(r)
+    if err != 0:
+        raise AssertionError("ApiVersions error %d" % err)
+    return keys
+
+
+def metadata_v1_request(corr, topics=None):
+    """Metadata v1; topics None = all topics."""
+    if topics is None:
+        body = i32(-1)
+    else:
+        body = i32(len(topics)) + b"".join(kstring(t) for t in topics)
+    return header_v1(API_METADATA, 1, corr) + body
+
+
+def metadata_v1(sock, corr, topics=None):
+    """Metadata v1 on sock: (brokers [(id, host, port)], {topic: (err, nparts)})."""
+    r = call(sock, metadata_v1_request(corr, topics), corr)
+    if r is None:
+        raise AssertionError("connection closed on Metadata v1")
+    brokers = []
+    for _ in range(r.i32()):
+        node, host, port = r.i32(), r.string(), r.i32()
+        r.string()  # rack
+        brokers.append((node, host, port))
+    r.i32()  # controller id
+    topics_out = {}
+    for _ in range(r.i32()):
+        err, name = r.i16(), r.string()
+        r.i8()  # is_internal
+        nparts = r.i32()
+        for _ in range(nparts):
+            r.i16(); r.i32(); r.i32()  # error, partition, leader
+            for _ in range(r.i32()):  # replicas
+                r.i32()
+            for _ in range(r.i32()):  # isr
+                r.i32()
+        topics_out[name] = (err, nparts)
+    if r.left():
+        raise AssertionError("%d trailing bytes in Metadata v1 response" % r.left())
+    return brokers, topics_out
+
+
+def i64(v):
+    return struct.pack(">q", v)
+
+
+def create_topics_v4(sock, corr, topics, timeout_ms=10000, validate_only=False):
+    """CreateTopics v4: topics is [(name, partitions, replication_factor,
+    {config: value})]; returns {name: (error_code, error_message)}."""
+    body = i32(len(topics))
+    for name, parts, rf, configs in topics:
+        body += kstring(name) + i32(parts) + i16(rf) + i32(0)  # no manual assignment
+        body += i32(len(configs))
+        for k, v in configs.items():
+            body += kstring(k) + kstring(v)
+    body += i32(timeout_ms) + i8(1 if validate_only else 0)
+    r = call(sock, header_v1(19, 4, corr) + body, corr)
+    if r is None:
+        raise AssertionError("connection closed on CreateTopics v4")
+    r.i32()  # throttle
+    out = {}
+    for _ in range(r.i32()):
+        name, err, msg = r.string(), r.i16(), r.string()
+        out[name] = (err, msg)
+    return out
+
+
+def fetch_v4(sock, corr, topic, partition, offset, max_bytes=8 << 20, max_wait_ms=500):
+    """Fetch v4 of one partition: (error, high_watermark, record-set bytes)."""
+    body = i32(-1) + i32(max_wait_ms) + i32(1) + i32(max_bytes) + i8(0)
+    body += i32(1) + kstring(topic) + i32(1) + i32(partition) + i64(offset) + i32(max_bytes)
+    r = call(sock, header_v1(1, 4, corr) + body, corr)
+    if r is None:
+        raise AssertionError("connection closed on Fetch v4")
+    r.i32()  # throttle
+    if r.i32() != 1:
+        raise AssertionError("Fetch v4: expected one topic in the response")
+    r.string()
+    if r.i32() != 1:
+        raise AssertionError("Fetch v4: expected one partition in the response")
+    r.i32()
+    err = r.i16()
+    hwm = struct.unpack(">q", r.take(8))[0]
+    r.take(8)  # last stable offset
+    n = r.i32()
+    for _ in range(max(n, 0)):
+        r.take(16)
+    size = r.i32()
+    records = r.take(size) if size > 0 else b""
+    return err, hwm, records
+
+
+def batches(records):
+    """[(base_offset, last_offset_delta, attributes, record_count)] of the
+    complete v2 record batches in a record set (a partial tail is dropped)."""
+    out = []
+    p = 0
+    while p + 61 <= len(records):
+        base, length = struct.unpack_from(">qi", records, p)
+        if p + 12 + length > len(records):
+            break
+        magic = records[p + 16]
+        if magic != 2:
+            raise AssertionError("record batch magic %d at offset %d" % (magic, base))
+        attrs, delta = struct.unpack_from(">hi", records, p + 21)
+        count = struct.unpack_from(">i", records, p + 57)[0]
+        out.append((base, delta, attrs, count))
+        p += 12 + length
+    return out
