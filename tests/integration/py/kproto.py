@@ -306,3 +306,108 @@ def batches(records):
         out.append((base, delta, attrs, count))
         p += 12 + length
     return out
+
+
+# ---------------------------------------------------------------- records
+
+def _crc32c_table():
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def zigzag(v):
+    return uvarint((v << 1) ^ (v >> 63))
+
+
+def _bytes_field(b):
+    return zigzag(-1) if b is None else zigzag(len(b)) + b
+
+
+def record_batch(records, base_ts):
+    """An uncompressed v2 record batch (no producer id) of
+    [(key, value, [(hkey, hvalue)])], all stamped base_ts (CreateTime)."""
+    body = b""
+    for i, (key, value, headers) in enumerate(records):
+        rec = i8(0) + zigzag(0) + zigzag(i) + _bytes_field(key) + _bytes_field(value)
+        rec += zigzag(len(headers))
+        for hk, hv in headers:
+            hk = hk.encode()
+            rec += zigzag(len(hk)) + hk + _bytes_field(hv)
+        body += zigzag(len(rec)) + rec
+    after_crc = (i16(0) + i32(len(records) - 1) + i64(base_ts) + i64(base_ts) + i64(-1)
+                 + i16(-1) + i32(-1) + i32(len(records)) + body)
+    tail = i32(-1) + i8(2) + struct.pack(">I", crc32c(after_crc)) + after_crc
+    return i64(0) + i32(len(tail)) + tail
+
+
+def produce_v3(sock, corr, topic, partition, batch, acks=-1, timeout_ms=10000):
+    """Produce v3 of one batch: (error_code, base_offset)."""
+    body = kstring(None) + i16(acks) + i32(timeout_ms)
+    body += i32(1) + kstring(topic) + i32(1) + i32(partition) + i32(len(batch)) + batch
+    r = call(sock, header_v1(0, 3, corr) + body, corr)
+    if r is None:
+        raise AssertionError("connection closed on Produce v3")
+    if r.i32() != 1 or r.string() != topic or r.i32() != 1:
+        raise AssertionError("Produce v3: unexpected response layout")
+    if r.i32() != partition:
+        raise AssertionError("Produce v3: wrong partition in the response")
+    err = r.i16()
+    base = struct.unpack(">q", r.take(8))[0]
+    return err, base
+
+
+def decode_records(records):
+    """[(offset, key, value, [(hkey, hvalue)])] of the complete uncompressed v2
+    batches of a record set; the CRC of each batch is checked."""
+    out = []
+    p = 0
+    while p + 61 <= len(records):
+        base, length = struct.unpack_from(">qi", records, p)
+        end = p + 12 + length
+        if end > len(records):
+            break
+        crc = struct.unpack_from(">I", records, p + 17)[0]
+        if crc32c(records[p + 21:end]) != crc:
+            raise AssertionError("CRC mismatch in the batch at offset %d" % base)
+        attrs = struct.unpack_from(">h", records, p + 21)[0]
+        if attrs & 7:
+            raise AssertionError("decode_records: compressed batch at offset %d" % base)
+        r = Reader(records[p + 61:end])
+
+        def svarint():
+            v = r.uvarint()
+            return (v >> 1) ^ -(v & 1)
+
+        def field():
+            n = svarint()
+            return None if n < 0 else r.take(n)
+
+        for _ in range(struct.unpack_from(">i", records, p + 57)[0]):
+            svarint()  # record length
+            r.i8()
+            svarint()  # timestamp delta
+            off = base + svarint()
+            key = field()
+            value = field()
+            headers = []
+            for _ in range(svarint()):
+                hk = field().decode()
+                headers.append((hk, field()))
+            out.append((off, key, value, headers))
+        p = end
+    return out
