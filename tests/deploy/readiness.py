@@ -99,9 +99,14 @@ def main(argv):
     env.pop("WATCHDOG_USEC", None)
     env.pop("WATCHDOG_PID", None)
     seen = []
-    with open(out_path, "wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT)
+    try:
+        with open(out_path, "wb") as out:
+            proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT)
+    except OSError as e:
+        run.fail("ready", f"cannot start {cmd[0]}: {e}")
+        sock.close()
+        return 1
     try:
         ready = wait_for(sock, proc, "READY=1", 30, seen)
         if ready is None:
