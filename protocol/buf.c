@@ -99,6 +99,8 @@ void bk_wr_init(bk_wr *wr, size_t cap_hint) {
     wr->buf = NULL;
     wr->len = wr->cap = 0;
     wr->err = 0;
+    wr->records_hook = NULL;
+    wr->records_ud = NULL;
     if (cap_hint) bk_wr_reserve(wr, cap_hint);
 }
 

@@ -195,12 +195,21 @@ int32_t bk_rd_carray_len(bk_rd *rd);
  * caller takes it with bk_wr_take. An allocation failure sets err (sticky)
  * and later writes are dropped; check err once at the end.
  */
-typedef struct bk_wr {
+typedef struct bk_wr bk_wr;
+/* Called by the codec for every non-empty records field instead of copying
+ * its bytes (after writing the length), when set: the broker sends fetched
+ * records straight from the log files (sendfile), so the encoded response
+ * holds a hole at wr->len that the hook notes down. `b.ptr` is then an
+ * opaque tag of the caller's, never read. */
+typedef void (*bk_wr_records_hook)(bk_wr *wr, bk_bytes b, void *ud);
+struct bk_wr {
     uint8_t *buf;
     size_t len;
     size_t cap;
     int err;
-} bk_wr;
+    bk_wr_records_hook records_hook; /* NULL: records are copied like bytes */
+    void *records_ud;
+};
 
 void bk_wr_init(bk_wr *wr, size_t cap_hint);
 void bk_wr_free(bk_wr *wr);

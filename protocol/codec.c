@@ -358,7 +358,13 @@ static void walk_value(const bk_field *f, int v, bool flex, bool fflex, bool nul
         const bk_bytes *b = p;
         if (b->len < 0 && !nullable) fail(s, BK_EINVAL);
         put_len(s, b->len, fflex, 4);
-        if (b->len > 0) put(s, b->ptr, (size_t)b->len);
+        if (b->len <= 0) break;
+        if (f->type == BK_FT_RECORDS && s->wr && s->wr->records_hook) {
+            s->n += (size_t)b->len; /* the bytes go out beside the buffer */
+            s->wr->records_hook(s->wr, *b, s->wr->records_ud);
+        } else {
+            put(s, b->ptr, (size_t)b->len);
+        }
         break;
     }
     case BK_FT_STRUCT:

@@ -1,0 +1,42 @@
+/* handlers.h - one handler per API, grouped by family (one file each). */
+#ifndef BK_HANDLERS_H
+#define BK_HANDLERS_H
+
+#include "server/server.h"
+
+/* api_versions.c */
+void bk_handle_api_versions(bk_broker *b, bk_req *req);
+void bk_api_versions_unsupported(bk_broker *b, bk_req *req);
+void bk_api_versions_invalid(bk_broker *b, bk_req *req);
+/* metadata.c: Metadata, DescribeCluster, DescribeTopicPartitions */
+void bk_handle_metadata(bk_broker *b, bk_req *req);
+void bk_handle_describe_cluster(bk_broker *b, bk_req *req);
+void bk_handle_describe_topic_partitions(bk_broker *b, bk_req *req);
+/* produce.c */
+void bk_handle_produce(bk_broker *b, bk_req *req);
+/* fetch.c */
+void bk_handle_fetch(bk_broker *b, bk_req *req);
+/* offsets.c: ListOffsets, OffsetForLeaderEpoch, DeleteRecords */
+void bk_handle_list_offsets(bk_broker *b, bk_req *req);
+void bk_handle_offset_for_leader_epoch(bk_broker *b, bk_req *req);
+void bk_handle_delete_records(bk_broker *b, bk_req *req);
+/* topics_admin.c: CreateTopics, DeleteTopics, CreatePartitions */
+void bk_handle_create_topics(bk_broker *b, bk_req *req);
+void bk_handle_delete_topics(bk_broker *b, bk_req *req);
+void bk_handle_create_partitions(bk_broker *b, bk_req *req);
+/* configs.c: DescribeConfigs, AlterConfigs, IncrementalAlterConfigs */
+void bk_handle_describe_configs(bk_broker *b, bk_req *req);
+void bk_handle_alter_configs(bk_broker *b, bk_req *req);
+void bk_handle_incremental_alter_configs(bk_broker *b, bk_req *req);
+/* log_dirs.c */
+void bk_handle_describe_log_dirs(bk_broker *b, bk_req *req);
+
+/* Allocates an array of n default-initialised elements of layout sd in the
+ * request's arena and stores it in `arr` (any generated array member).
+ * Returns the items, or NULL when the arena is exhausted (count is then 0). */
+void *bk_req_array(bk_req *req, void *arr, int32_t n, const bk_struct *sd);
+
+/* Copies a bk_str into a NUL-terminated arena string. */
+char *bk_req_cstr(bk_req *req, bk_str s);
+
+#endif
