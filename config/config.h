@@ -87,7 +87,15 @@ typedef struct bk_config {
      * message.timestamp.type <- log.message.timestamp.type. */
     bk_log_config log_defaults;
 
+    int32_t min_insync_replicas; /* min.insync.replicas, 1 */
+
     char *file; /* the properties file read, or NULL */
+
+    /* Every key's value per source, for DescribeConfigs and dynamic
+     * updates; owns the strings log_dirs point into. A bk_config is changed
+     * through bk_config_load and bk_config_set_dynamic*, not by writing
+     * fields (describe would not see it), and is not copied. */
+    struct bk_config_priv *priv;
 } bk_config;
 
 /* Where a value came from, as DescribeConfigs reports it (Kafka's
@@ -147,9 +155,9 @@ typedef struct bk_config_entry {
 } bk_config_entry;
 
 /* Calls fn for every broker config brook knows, with its current value
- * (rendered as Kafka renders it: "true", "1048588", comma lists). `buf` is
- * scratch space the value may point into, valid during the call. Stops
- * early when fn returns non-zero. */
+ * (rendered as Kafka renders it: "true", "1048588", comma lists). The
+ * entry's strings are valid during the call only. Stops early when fn
+ * returns non-zero. */
 typedef int (*bk_config_entry_fn)(void *ud, const bk_config_entry *e);
 void bk_config_describe_broker(const bk_config *cfg, bk_config_entry_fn fn, void *ud);
 
@@ -160,6 +168,17 @@ void bk_config_describe_broker(const bk_config *cfg, bk_config_entry_fn fn, void
  * without changing cfg. */
 int bk_config_set_dynamic(bk_config *cfg, const char *key, const char *value, bool validate_only,
                           char *err, size_t errlen);
+
+/* The same at the cluster-wide default level (AlterConfigs on the broker
+ * resource ""; source DYNAMIC_DEFAULT_BROKER_CONFIG). A value set by
+ * bk_config_set_dynamic (resource = this broker's id) wins over it.
+ * Per-broker keys (ssl.*, sasl.*) cannot be set here, as in Kafka. */
+int bk_config_set_dynamic_default(bk_config *cfg, const char *key, const char *value,
+                                  bool validate_only, char *err, size_t errlen);
+
+/* True when listener `name` is one of controller.listener.names (Kafka's
+ * controller listeners; brook does not advertise them by default). */
+bool bk_config_is_controller_listener(const bk_config *cfg, const char *name);
 
 /* ---- topic configs ---- */
 
@@ -179,6 +198,8 @@ typedef struct bk_topic_settings {
     bk_log_config log;
     int32_t max_message_bytes; /* max.message.bytes <- message.max.bytes */
     int32_t min_insync_replicas;
+    int64_t timestamp_before_max_ms; /* message.timestamp.before.max.ms, Long.MAX */
+    int64_t timestamp_after_max_ms;  /* message.timestamp.after.max.ms, Long.MAX (3600000 in 4.x?) */
 } bk_topic_settings;
 
 void bk_topic_settings_resolve(const bk_config *cfg, const bk_topic_kv *kv, int n,
