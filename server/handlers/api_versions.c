@@ -49,7 +49,25 @@ static void fill_keys(bk_req *req, bk_ApiVersionsResponse *resp, bool only_self)
  * the new group protocol exist. Advertising transaction.version without
  * implementing it breaks the Java client's transactions.
  */
+/* KIP-511: client software name and version are letters, digits, '-' and
+ * '.', starting and ending with a letter or digit. */
+static bool software_ok(bk_str s) {
+    if (s.len <= 0) return false;
+    for (int32_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == s.len - 1)) return false;
+    }
+    return true;
+}
+
 void bk_handle_api_versions(bk_broker *b, bk_req *req) {
+    const bk_ApiVersionsRequest *rq = req->body;
+    if (req->hdr.api_version >= 3 &&
+        (!software_ok(rq->ClientSoftwareName) || !software_ok(rq->ClientSoftwareVersion))) {
+        bk_api_versions_invalid(b, req);
+        return;
+    }
     bk_ApiVersionsResponse resp;
     bk_msg_init(&bk_msg_ApiVersionsResponse, &resp);
     resp.FinalizedFeaturesEpoch = -1;

@@ -52,6 +52,10 @@ static void conn_account(bk_conn *c, int64_t delta) {
 
 static bool conn_may_read(const bk_conn *c) {
     const bk_broker *b = c->b;
+    /* A frame already accepted and allocated is read to its end whatever
+     * the bounds: it is counted already, and stopping halfway would stall
+     * the connection for good. */
+    if (c->big) return !c->closing && !b->stopping;
     return !c->closing && !b->stopping && !b->read_paused && c->nreqs < MAX_QUEUED_REQS &&
            c->inflight < b->cfg->conn_max_inflight_bytes;
 }
