@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "server/notify.h"
 #include "server/server.h"
@@ -79,6 +80,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     free(overrides);
+    /* Each partition keeps a few files open: take every descriptor the hard
+     * limit allows (containers often start with a soft limit of 1024). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     int64_t t0 = bk_mono_ms();
     static bk_broker b;
     if (bk_broker_init(&b, &cfg) != 0) {

@@ -18,8 +18,7 @@ static int bk_notify_addr(const char *name, struct sockaddr_un *sa, socklen_t *l
     sa->sun_family = AF_UNIX;
     if (name[0] == '/') {
         /* Keep room for the terminating NUL: some kernels and tools expect it. */
-        if (n >= sizeof sa->sun_path)
-            return -EINVAL;
+        if (n >= sizeof sa->sun_path) return -EINVAL;
         memcpy(sa->sun_path, name, n);
         *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
         return 0;
@@ -27,8 +26,7 @@ static int bk_notify_addr(const char *name, struct sockaddr_un *sa, socklen_t *l
     if (name[0] == '@') {
         /* Abstract namespace: a leading NUL, then the name; the length, not a
          * terminator, says where the name ends, so no NUL is counted. */
-        if (n < 2 || n > sizeof sa->sun_path)
-            return -EINVAL;
+        if (n < 2 || n > sizeof sa->sun_path) return -EINVAL;
         sa->sun_path[0] = '\0';
         memcpy(sa->sun_path + 1, name + 1, n - 1);
         *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
@@ -36,8 +34,7 @@ static int bk_notify_addr(const char *name, struct sockaddr_un *sa, socklen_t *l
     }
     /* systemd 254+ may also hand out "vsock:CID:PORT" (for VMs); a broker
      * under such a manager is not a case we need, so say so distinctly. */
-    if (strncmp(name, "vsock:", 6) == 0)
-        return -EAFNOSUPPORT;
+    if (strncmp(name, "vsock:", 6) == 0) return -EAFNOSUPPORT;
     return -EINVAL;
 }
 
@@ -46,15 +43,13 @@ static int bk_notify_send(const char *name, const char *state) {
     struct sockaddr_un sa;
     socklen_t salen = 0;
     int rc = bk_notify_addr(name, &sa, &salen);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
 
     /* A fresh socket per call: notifications are rare (start, stop, watchdog
      * ticks), and holding none means no descriptor to leak into children or
      * to be closed under us by code that closes descriptors it does not know. */
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
+    if (fd < 0) return -errno;
     size_t n = strlen(state);
     ssize_t sent;
     do {
@@ -71,10 +66,8 @@ static int bk_notify_send(const char *name, const char *state) {
 
 int bk_notify(const char *state) {
     const char *name = getenv("NOTIFY_SOCKET");
-    if (name == NULL || name[0] == '\0')
-        return 0;
-    if (state == NULL)
-        return -EINVAL;
+    if (name == NULL || name[0] == '\0') return 0;
+    if (state == NULL) return -EINVAL;
     /* A signal handler may call us: whatever errno the interrupted code was
      * about to read must survive. */
     int saved_errno = errno;
@@ -85,15 +78,12 @@ int bk_notify(const char *state) {
 
 /* Strict decimal parse: digits only, no sign, no overflow. 0 on any doubt. */
 static uint64_t bk_notify_parse_u64(const char *s) {
-    if (s == NULL || *s == '\0')
-        return 0;
+    if (s == NULL || *s == '\0') return 0;
     uint64_t v = 0;
     for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return 0;
+        if (*s < '0' || *s > '9') return 0;
         unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return 0;
+        if (v > (UINT64_MAX - d) / 10) return 0;
         v = v * 10 + d;
     }
     return v;
@@ -101,12 +91,10 @@ static uint64_t bk_notify_parse_u64(const char *s) {
 
 uint64_t bk_notify_watchdog_usec(void) {
     uint64_t usec = bk_notify_parse_u64(getenv("WATCHDOG_USEC"));
-    if (usec == 0)
-        return 0;
+    if (usec == 0) return 0;
     /* systemd sets WATCHDOG_PID to the main process; a child that inherited
      * the environment (a hook script, a forked helper) must not ping for it. */
     const char *pid = getenv("WATCHDOG_PID");
-    if (pid != NULL && pid[0] != '\0' && bk_notify_parse_u64(pid) != (uint64_t)getpid())
-        return 0;
+    if (pid != NULL && pid[0] != '\0' && bk_notify_parse_u64(pid) != (uint64_t)getpid()) return 0;
     return usec;
 }
