@@ -85,8 +85,7 @@ static char *normalize(const bk_cfg_def *def, const char *value) {
     return strdup(buf);
 }
 
-/* Checks value for broker key i and sets it at `layer` (value NULL
- * clears). prefix names the source in messages. */
+/* See internal.h. */
 int bk_cfg_store(bk_config *cfg, int i, int layer, const char *value, const char *prefix, char *err,
                  size_t errlen) {
     char msg[MSG_MAX];
@@ -331,9 +330,7 @@ static bool in_group(int force, const char *const *keys, int n) {
     return false;
 }
 
-/* Applies the values in effect to cfg's fields: every key that is set or
- * is broker def `force` (or all with force == -2, for the defaults). On an
- * error (a rule spanning keys) cfg is left unchanged. */
+/* See internal.h. Works on a copy, so a failure leaves cfg as it was. */
 int bk_cfg_derive(bk_config *cfg, int force, char *err, size_t errlen) {
     bk_config t = *cfg;
     char *dirs = NULL, at[MSG_MAX];
