@@ -109,13 +109,19 @@ int bk_listeners_open(bk_broker *b) {
     for (int i = 0; i < b->cfg->n_listeners; i++) {
         bk_listener *l = &b->listeners[i];
         l->cfg = b->cfg->listeners[i];
+        b->nlisteners = i + 1;
+        /* A Kafka file may carry a KRaft controller listener: there is no
+         * separate controller process to serve on it yet. */
+        if (bk_config_is_controller_listener(b->cfg, l->cfg.name)) {
+            bk_logf(BK_LV_INFO, "listener %s is a controller listener: not opened", l->cfg.name);
+            continue;
+        }
         if (l->cfg.security != BK_SEC_PLAINTEXT) {
             bk_logf(BK_LV_ERROR, "listener %s: only PLAINTEXT listeners are supported so far",
                     l->cfg.name);
             return -1;
         }
         if (listener_open(b, l) != 0) return -1;
-        b->nlisteners = i + 1;
     }
     return 0;
 }
