@@ -7,7 +7,8 @@
 #   it_py_report NAME RC OUTFILE            report the output of a program
 #                                           that ran in the background
 #
-# "ok NAME" -> it_pass NAME; "FAIL NAME: reason" -> it_fail; on failure the
+# "ok NAME" -> it_pass NAME; "FAIL NAME: reason" -> it_fail; "SKIP NAME:
+# reason" -> it_skip (said loudly, counted); on failure the
 # rest of the output (details, client logs) is shown. A program that exits
 # non-zero without reporting a failure (crash, timeout) is a failure too.
 
@@ -17,6 +18,7 @@ it_py_report() {
         case $line in
             "ok "*) it_pass "${line#ok }" ;;
             "FAIL "*) it_fail "${line#FAIL }"; failed=1 ;;
+            "SKIP "*) it_skip "${line#SKIP }" ;;
         esac
     done <"$file"
     if [[ $rc -ne 0 && $failed -eq 0 ]]; then

@@ -1,7 +1,7 @@
 """itcheck.py - how the Python test programs report to the shell suites.
 
-Each check prints one line, "ok NAME" or "FAIL NAME: reason" (followed by
-indented detail lines), which tests/integration/lib_py.sh turns into
+Each check prints one line, "ok NAME", "FAIL NAME: reason" (followed by
+indented detail lines) or "SKIP NAME: reason" (it cannot run here), which tests/integration/lib_py.sh turns into
 it_pass / it_fail. A program exits 1 if any check failed.
 """
 import sys
@@ -29,6 +29,9 @@ class Checks:
         self.passed += 1
         print("ok %s (%.1f s)" % (name, time.time() - t0), flush=True)
         return result if result is not None else True
+
+    def skip(self, name, reason):
+        print("SKIP %s: %s" % (name, reason), flush=True)
 
     def exit(self):
         sys.exit(1 if self.failed else 0)
