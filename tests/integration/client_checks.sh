@@ -6,6 +6,7 @@
 # A check program prints one line per check:
 #   ok NAME               -> it_pass "PREFIX: NAME"
 #   FAIL NAME: detail     -> it_fail "PREFIX: NAME: detail"
+#   SKIP NAME: reason     -> it_skip "PREFIX: NAME: reason" (a missing optional part)
 # Other lines are shown only when something failed. The program must exit 0;
 # a non-zero exit (crash, timeout) or a run without any "ok" line is one
 # more failure, with the tail of its output.
@@ -21,6 +22,7 @@ it_run_checks() {
         case $line in
             "ok "*) it_pass "$prefix: ${line#ok }"; oks=$((oks + 1)) ;;
             "FAIL "*) it_fail "$prefix: ${line#FAIL }"; fails=$((fails + 1)) ;;
+            "SKIP "*) it_skip "$prefix: ${line#SKIP }" ;;
         esac
     done <<<"$out"
     if [[ $rc -ne 0 && $fails -eq 0 ]] || [[ $oks -eq 0 ]]; then
@@ -28,7 +30,7 @@ it_run_checks() {
         fails=$((fails + 1))
     fi
     if [[ $fails -gt 0 ]]; then
-        printf '%s\n' "$out" | grep -v '^ok ' | tail -n 40 | sed 's/^/       /'
+        printf '%s\n' "$out" | grep -v '^ok \|^SKIP ' | tail -n 40 | sed 's/^/       /'
     fi
     [[ $fails -eq 0 ]]
 }
