@@ -192,6 +192,17 @@ if ((cli_ready)); then
         [[ $(grep -c '^  ' "$W/cdesc.out") -eq 2 ]]
     expect "kafka-configs --describe lists exactly the two dynamic configs" $? "$W/cdesc.out" "$W/cdesc.err"
 
+    cli "$W/cdel.out" "$W/cdel.err" $CONFIGS --entity-type topics --entity-name $T \
+        --alter --delete-config max.message.bytes
+    rc=$?
+    [[ $rc -eq 0 ]] && grep -qx "Completed updating config for topic $T." "$W/cdel.out"
+    expect "kafka-configs --alter --delete-config" $? "$W/cdel.out" "$W/cdel.err"
+    cli "$W/cdesc2.out" "$W/cdesc2.err" $CONFIGS --entity-type topics --entity-name $T --describe
+    rc=$?
+    [[ $rc -eq 0 ]] && grep -q "^  retention.ms=7200000 " "$W/cdesc2.out" &&
+        [[ $(grep -c '^  ' "$W/cdesc2.out") -eq 1 ]]
+    expect "kafka-configs --describe after --delete-config lists only retention.ms" $? "$W/cdesc2.out" "$W/cdesc2.err"
+
     cli "$W/delete.out" "$W/delete.err" $TOPICS --delete --topic $T
     expect "kafka-topics --delete exits 0" $? "$W/delete.out" "$W/delete.err"
     gone=1

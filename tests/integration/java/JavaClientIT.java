@@ -11,11 +11,8 @@
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
-import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -59,6 +56,7 @@ public class JavaClientIT {
     static final int T = 20; // seconds, bound of every future we wait on
     static final String TOPIC = "it-java";
     static final String CODEC_TOPIC = "it-java-codecs";
+    static final String LAT_TOPIC = "it-java-logappendtime";
     static final String[] CODECS = {"none", "gzip", "snappy", "lz4", "zstd"};
     static final int N = 20;      // records of the acks=all batch (partition 0)
     static final int N1 = 7;      // records of the acks=1 batch (partition 1)
@@ -126,7 +124,12 @@ public class JavaClientIT {
     }
 
     static KafkaProducer<byte[], byte[]> producer(String acks, String codec) {
+        return producer(acks, codec, Map.of());
+    }
+
+    static KafkaProducer<byte[], byte[]> producer(String acks, String codec, Map<String, String> extra) {
         Properties p = new Properties();
+        p.putAll(extra);
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "it-java-producer-" + acks + "-" + codec);
         p.put(ProducerConfig.ACKS_CONFIG, acks);
@@ -231,7 +234,9 @@ public class JavaClientIT {
                     "max.message.bytes", "500000",
                     "cleanup.policy", "delete"));
             NewTopic c = new NewTopic(CODEC_TOPIC, 1, (short) 1);
-            CreateTopicsResult r = a.createTopics(List.of(t, c));
+            NewTopic lat = new NewTopic(LAT_TOPIC, 1, (short) 1)
+                    .configs(Map.of("message.timestamp.type", "LogAppendTime"));
+            CreateTopicsResult r = a.createTopics(List.of(t, c, lat));
             get(r.all());
             eq("createTopics numPartitions", 3, get(r.numPartitions(TOPIC)));
             eq("createTopics replicationFactor", 1, get(r.replicationFactor(TOPIC)));
@@ -298,6 +303,18 @@ public class JavaClientIT {
                     m.get("message.timestamp.type"));
         });
 
+        step("produce too large", () -> {
+            try (KafkaProducer<byte[], byte[]> p = producer("all", "none", Map.of("max.request.size", "2000000"))) {
+                // max.message.bytes is 500000 on this topic (set at creation)
+                get(p.send(new ProducerRecord<>(TOPIC, 2, b("big"), new byte[600_000])));
+                fail("produce above max.message.bytes", "accepted a 600000-byte record");
+            } catch (ExecutionException e) {
+                check("produce above max.message.bytes -> RecordTooLargeException",
+                        e.getCause() instanceof org.apache.kafka.common.errors.RecordTooLargeException,
+                        "got " + e.getCause());
+            }
+        });
+
         step("incrementalAlterConfigs", () -> {
             ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, TOPIC);
             Collection<AlterConfigOp> ops = List.of(
@@ -305,7 +322,13 @@ public class JavaClientIT {
                     new AlterConfigOp(new ConfigEntry("segment.ms", "3600000"), AlterConfigOp.OpType.SET),
                     new AlterConfigOp(new ConfigEntry("max.message.bytes", ""), AlterConfigOp.OpType.DELETE));
             get(a.incrementalAlterConfigs(Map.of(res, ops)).all());
+            // Kafka applies the change through its metadata log: look again
+            // for up to 5 s before judging.
             Map<String, String> m = describeTopicConfig(a, TOPIC);
+            for (int i = 0; i < 25 && !"3600000|DYNAMIC_TOPIC_CONFIG".equals(m.get("segment.ms")); i++) {
+                Thread.sleep(200);
+                m = describeTopicConfig(a, TOPIC);
+            }
             eq("incrementalAlterConfigs SET retention.ms", "200000000|DYNAMIC_TOPIC_CONFIG", m.get("retention.ms"));
             eq("incrementalAlterConfigs SET segment.ms", "3600000|DYNAMIC_TOPIC_CONFIG", m.get("segment.ms"));
             eq("incrementalAlterConfigs DELETE max.message.bytes -> default", "1048588|DEFAULT_CONFIG",
@@ -353,8 +376,8 @@ public class JavaClientIT {
             try (KafkaProducer<byte[], byte[]> p = producer("1", "none")) {
                 for (int i = 0; i < N1; i++) {
                     // a null key, a null value (no tombstone semantics on a delete topic), headers with a null value
-                    byte[] key = i == 2 ? null : b("k1-" + i);
-                    byte[] val = i == 4 ? null : b("v1-" + i);
+                    byte[] key = i == 2 ? null : i == 6 ? new byte[0] : b("k1-" + i);
+                    byte[] val = i == 4 ? null : i == 5 ? new byte[0] : b("v1-" + i);
                     ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(TOPIC, 1, base + i, key, val,
                             List.of(new RecordHeader("n", null), new RecordHeader("dup", b("a")),
                                     new RecordHeader("dup", b("b"))));
@@ -466,15 +489,15 @@ public class JavaClientIT {
                 List<ConsumerRecord<byte[], byte[]>> rs = pollN(c, N1);
                 StringBuilder want = new StringBuilder(), got = new StringBuilder();
                 for (int i = 0; i < N1; i++) {
-                    want.append(i).append('|').append(i == 2 ? null : "k1-" + i).append('|')
-                            .append(i == 4 ? null : "v1-" + i).append('|').append(base + i)
+                    want.append(i).append('|').append(i == 2 ? null : i == 6 ? "" : "k1-" + i).append('|')
+                            .append(i == 4 ? null : i == 5 ? "" : "v1-" + i).append('|').append(base + i)
                             .append("|n=null;dup=a;dup=b;\n");
                 }
                 for (ConsumerRecord<byte[], byte[]> r : rs) {
                     got.append(r.offset()).append('|').append(s(r.key())).append('|').append(s(r.value()))
                             .append('|').append(r.timestamp()).append('|').append(headersOf(r)).append('\n');
                 }
-                eq("consume p1 null key, null value, null and repeated headers", want.toString(), got.toString());
+                eq("consume p1 null/empty key, null/empty value, null and repeated headers", want.toString(), got.toString());
             }
         });
 
@@ -518,6 +541,37 @@ public class JavaClientIT {
             }
         });
 
+        step("LogAppendTime", () -> {
+            TopicPartition tp = new TopicPartition(LAT_TOPIC, 0);
+            long before = System.currentTimeMillis();
+            RecordMetadata md;
+            try (KafkaProducer<byte[], byte[]> p = producer("all", "lz4")) {
+                List<Future<RecordMetadata>> fs = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    fs.add(p.send(new ProducerRecord<>(LAT_TOPIC, 0, base + i, b("lat-" + i), b("v"))));
+                }
+                p.flush();
+                for (Future<RecordMetadata> f : fs) get(f);
+                md = get(fs.get(2));
+            }
+            long after = System.currentTimeMillis();
+            check("LogAppendTime: produce returns the broker's append time, not the record's",
+                    md.timestamp() >= before - 1000 && md.timestamp() <= after + 1000,
+                    "timestamp " + md.timestamp() + " not within [" + before + ", " + after + "]");
+            try (KafkaConsumer<byte[], byte[]> c = consumer()) {
+                c.assign(List.of(tp));
+                c.seek(tp, 0);
+                List<ConsumerRecord<byte[], byte[]>> rs = pollN(c, 3);
+                StringBuilder got = new StringBuilder();
+                for (ConsumerRecord<byte[], byte[]> r : rs) {
+                    got.append(r.offset()).append('|').append(r.timestampType()).append('|')
+                            .append(r.timestamp() == md.timestamp()).append(';');
+                }
+                eq("LogAppendTime: records carry LogAppendTime and the append time",
+                        "0|LogAppendTime|true;1|LogAppendTime|true;2|LogAppendTime|true;", got.toString());
+            }
+        });
+
         step("createPartitions", () -> {
             get(a.createPartitions(Map.of(TOPIC, NewPartitions.increaseTo(5))).all());
             TopicDescription d = get(a.describeTopics(List.of(TOPIC)).allTopicNames()).get(TOPIC);
@@ -540,7 +594,7 @@ public class JavaClientIT {
         });
 
         step("deleteTopics", () -> {
-            get(a.deleteTopics(List.of(TOPIC, CODEC_TOPIC)).all());
+            get(a.deleteTopics(List.of(TOPIC, CODEC_TOPIC, LAT_TOPIC)).all());
             check("deleteTopics: gone from listTopics", waitGone(a, TOPIC) && waitGone(a, CODEC_TOPIC),
                     "still listed after 15 s");
             try {
