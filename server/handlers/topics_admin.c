@@ -318,6 +318,7 @@ void bk_handle_create_topics(bk_broker *b, bk_req *req) {
         if (dup[i]) continue;
         bk_CreateTopicsResponse_CreatableTopicResult *r = &out[nout++];
         r->Name = ct->Name;
+        r->ErrorMessage = BK_STR_NULL; /* Kafka sets null on success */
         char err[512] = "";
         topic_plan plan = {0};
         int rc;
@@ -415,7 +416,7 @@ void bk_handle_delete_topics(bk_broker *b, bk_req *req) {
     if (!b->cfg->delete_topic_enable) {
         int16_t code = v < 3 ? BK_KERR_INVALID_REQUEST : BK_KERR_TOPIC_DELETION_DISABLED;
         for (int32_t i = 0; i < n; i++)
-            del_result(req, &out[i], it[i].name, &it[i].id, code, "Topic deletion is disabled.");
+            del_result(req, &out[i], it[i].name, &it[i].id, code, NULL);
         bk_req_respond(b, req, &resp);
         return;
     }
@@ -484,7 +485,7 @@ void bk_handle_delete_topics(bk_broker *b, bk_req *req) {
             tp[i] = bk_topic_find_id(b, &it[i].id);
             if (!tp[i]) {
                 del_result(req, &out[nout++], BK_STR_NULL, &it[i].id, BK_KERR_UNKNOWN_TOPIC_ID,
-                           "This server does not host this topic ID.");
+                           NULL);
                 it[i].skip = true;
             }
         }
@@ -494,8 +495,7 @@ void bk_handle_delete_topics(bk_broker *b, bk_req *req) {
         tp[i] = bk_topic_find(b, it[i].name);
         if (!tp[i]) {
             del_result(req, &out[nout++], it[i].name, &zero_uuid,
-                       BK_KERR_UNKNOWN_TOPIC_OR_PARTITION,
-                       "This server does not host this topic-partition.");
+                       BK_KERR_UNKNOWN_TOPIC_OR_PARTITION, NULL);
             it[i].skip = true;
             continue;
         }
@@ -554,7 +554,7 @@ static int plan_partitions(bk_broker *b, const bk_CreatePartitionsRequest_Create
     bk_topic *t = bk_topic_find(b, ct->Name);
     *out = t;
     if (!t) {
-        snprintf(err, errlen, "This server does not host this topic-partition.");
+        err[0] = 0; /* Kafka sends no message */
         return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
     if (ct->Count == t->nparts) {
@@ -640,6 +640,7 @@ void bk_handle_create_partitions(bk_broker *b, bk_req *req) {
         const bk_CreatePartitionsRequest_CreatePartitionsTopic *ct = &rq->Topics.items[i];
         bk_CreatePartitionsResponse_CreatePartitionsTopicResult *r = &out[nout++];
         r->Name = ct->Name;
+        r->ErrorMessage = BK_STR_NULL;
         char err[512];
         bk_topic *t;
         int rc = plan_partitions(b, ct, &t, err, sizeof err);
@@ -647,7 +648,7 @@ void bk_handle_create_partitions(bk_broker *b, bk_req *req) {
             rc = bk_topic_add_partitions(b, t, ct->Count, err, sizeof err);
         if (rc) {
             r->ErrorCode = (int16_t)rc;
-            r->ErrorMessage = bk_req_str(req, err);
+            r->ErrorMessage = err[0] ? bk_req_str(req, err) : BK_STR_NULL;
         }
     }
     resp.Results.count = nout;
