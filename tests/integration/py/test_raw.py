@@ -20,7 +20,7 @@ from itcheck import Checks, expect, expect_eq
 PORT = int(sys.argv[1])
 MAX_REQUEST = 100 << 20  # socket.request.max.bytes default
 COMPANION_TOPIC = "raw-companion"
-CLOSE_WAIT_S = 10.0  # how long a case waits for the broker to hang up
+CLOSE_WAIT_S = 5.0  # how long a case waits for the broker to hang up
 
 
 def alive(tag):
