@@ -228,7 +228,7 @@ kafka_start() {
     if [[ ! -f $dir/data/meta.properties ]]; then
         cid=${KAFKA_CLUSTER_ID:-$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')}
         timeout 120 "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format --standalone \
-            -t "$cid" -c "$dir/server.properties" >"$dir/format.out" 2>&1 || {
+            --cluster-id="$cid" -c "$dir/server.properties" >"$dir/format.out" 2>&1 || {
             _kafka_log "storage format failed:"; cat "$dir/format.out" >&2; return 1; }
     fi
     # setsid: the broker gets its own session, so a Ctrl-C in the caller's
