@@ -12,6 +12,9 @@
 # rest of the output (details, client logs) is shown. A program that exits
 # non-zero without reporting a failure (crash, timeout) is a failure too.
 
+# No __pycache__ inside the repository.
+export PYTHONDONTWRITEBYTECODE=1
+
 it_py_report() {
     local name=$1 rc=$2 file=$3 line failed=0
     while IFS= read -r line; do

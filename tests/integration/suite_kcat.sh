@@ -21,6 +21,7 @@ source tests/tools/clients.sh
 SUITE=kcat
 RAWTOOL=tests/integration/py/rawtool.py
 KCAT_TIMEOUT=30
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ inside the repository
 
 clients_install_kcat >/dev/null
 if ! command -v kcat >/dev/null; then
