@@ -215,6 +215,7 @@ void bk_broker_free(bk_broker *b) {
         uv_run(b->loop, UV_RUN_DEFAULT);
     }
     bk_fetch_sessions_free(b);
+    bk_dynamic_configs_free(b);
     if (b->st) bk_storage_close(b->st);
     bk_topics_close(b);
     if (b->codec) bk_codec_ctx_free(b->codec);

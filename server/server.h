@@ -222,6 +222,10 @@ void bk_delayed_expire_all(bk_broker *b);
 
 /* ---- dynamic broker configs (handlers/configs.c) ---- */
 int bk_dynamic_configs_load(bk_broker *b);
+void bk_dynamic_configs_free(bk_broker *b);
+/* Kafka's internal topics: __consumer_offsets, __transaction_state,
+ * __share_group_state. Clients must not delete them. */
+bool bk_topic_is_internal(const char *name);
 /* ---- fetch sessions (handlers/fetch_session.c) ---- */
 void bk_fetch_sessions_free(bk_broker *b);
 

@@ -29,6 +29,11 @@ const char *bk_topic_name_invalid(bk_str name) {
     return NULL;
 }
 
+bool bk_topic_is_internal(const char *name) {
+    return !strcmp(name, "__consumer_offsets") || !strcmp(name, "__transaction_state") ||
+           !strcmp(name, "__share_group_state");
+}
+
 bk_topic *bk_topic_find(bk_broker *b, bk_str name) {
     if (name.len <= 0) return NULL;
     return bk_map_get(&b->topics_by_name, name.ptr, (size_t)name.len);
@@ -347,7 +352,7 @@ int bk_topic_create(bk_broker *b, bk_str name, int32_t nparts, const bk_topic_kv
     }
     t->broker = b;
     t->nkv = nkv;
-    t->internal = t->name[0] == '_' && t->name[1] == '_';
+    t->internal = bk_topic_is_internal(t->name);
     bk_uuid_random(&t->id);
     while (bk_topic_find_id(b, &t->id))
         bk_uuid_random(&t->id);
@@ -487,7 +492,7 @@ static int topic_load(bk_broker *b, const char *path) {
     }
     if (!rc) {
         t->broker = b;
-        t->internal = t->name[0] == '_' && t->name[1] == '_';
+        t->internal = bk_topic_is_internal(t->name);
         bk_topic_settings_resolve(b->cfg, t->kv, t->nkv, &t->settings);
         rc = topic_open_parts(b, t, 0, nparts);
         if (!rc) rc = topic_register(b, t);
