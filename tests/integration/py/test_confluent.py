@@ -86,6 +86,18 @@ def configs(a, topic):
     return result(a.describe_configs([res], request_timeout=T), "describe_configs")[res]
 
 
+def configs_when(a, topic, want, deadline_s=10):
+    """describe_configs, repeated (bounded) until the values in want show:
+    Kafka applies an altered config from its metadata log shortly after the
+    AlterConfigs answer. Returns the last description; callers assert on it."""
+    end = time.time() + deadline_s
+    while True:
+        c = configs(a, topic)
+        if all(k in c and c[k].value == v for k, v in want.items()) or time.time() > end:
+            return c
+        time.sleep(0.2)
+
+
 def producer(**extra):
     conf = dict(BASE, **{"linger.ms": 5, "acks": "all", "message.timeout.ms": 60000})
     conf.update(extra)
@@ -237,7 +249,8 @@ def admin_checks(ck):
         res = ConfigResource(ResourceType.TOPIC, t, set_config={"retention.ms": "7200000",
                                                                 "segment.ms": "3600000"})
         result(a.alter_configs([res], request_timeout=T), "alter_configs")
-        c = configs(a, t)
+        c = configs_when(a, t, {"retention.ms": "7200000", "segment.ms": "3600000",
+                                "cleanup.policy": "delete", "max.message.bytes": "1048588"})
         expect_eq(c["retention.ms"].value, "7200000", "retention.ms after alter")
         expect_eq(c["segment.ms"].value, "3600000", "segment.ms after alter")
         expect_eq(c["cleanup.policy"].value, "delete", "cleanup.policy back to default")
@@ -251,21 +264,22 @@ def admin_checks(ck):
                "alter an unknown config: %s", err)
 
     def incremental():
-        def inc(*entries):
+        def inc(want, *entries):
             res = ConfigResource(ResourceType.TOPIC, t, incremental_configs=[
                 ConfigEntry(k, v, incremental_operation=op) for k, v, op in entries])
             result(a.incremental_alter_configs([res], request_timeout=T), "incremental_alter_configs")
-            return configs(a, t)
+            return configs_when(a, t, want)
 
-        c = inc(("retention.ms", None, AlterConfigOpType.DELETE),
+        c = inc({"retention.ms": "604800000", "max.message.bytes": "300000"},
+                ("retention.ms", None, AlterConfigOpType.DELETE),
                 ("max.message.bytes", "300000", AlterConfigOpType.SET))
         expect_eq(c["retention.ms"].value, "604800000", "retention.ms after DELETE")
         expect_eq(c["retention.ms"].is_default, True, "retention.ms is_default after DELETE")
         expect_eq(c["segment.ms"].value, "3600000", "segment.ms kept by incremental alter")
         expect_eq(c["max.message.bytes"].value, "300000", "max.message.bytes after SET")
-        c = inc(("cleanup.policy", "compact", AlterConfigOpType.APPEND))
+        c = inc({"cleanup.policy": "delete,compact"}, ("cleanup.policy", "compact", AlterConfigOpType.APPEND))
         expect_eq(c["cleanup.policy"].value, "delete,compact", "cleanup.policy after APPEND")
-        c = inc(("cleanup.policy", "delete", AlterConfigOpType.SUBTRACT))
+        c = inc({"cleanup.policy": "compact"}, ("cleanup.policy", "delete", AlterConfigOpType.SUBTRACT))
         expect_eq(c["cleanup.policy"].value, "compact", "cleanup.policy after SUBTRACT")
 
     def config_applied():
@@ -273,7 +287,8 @@ def admin_checks(ck):
         res = ConfigResource(ResourceType.TOPIC, t, incremental_configs=[
             ConfigEntry("max.message.bytes", "10000", incremental_operation=AlterConfigOpType.SET)])
         result(a.incremental_alter_configs([res], request_timeout=T), "set max.message.bytes")
-        expect_eq(configs(a, t)["max.message.bytes"].value, "10000", "max.message.bytes")
+        expect_eq(configs_when(a, t, {"max.message.bytes": "10000"})["max.message.bytes"].value,
+                  "10000", "max.message.bytes")
         p = producer(**{"linger.ms": 0, "retries": 0})
         outcome = {}
 

@@ -80,7 +80,13 @@ def admin_checks(ck):
 
     def alter_configs():
         a.alter_configs([ConfigResource("TOPIC", t, {"retention.ms": "7200000"})])
+        # Kafka applies the change from its metadata log shortly after the
+        # answer: describe again (bounded) until it shows
+        end = time.time() + 10
         c = topic_configs(a, t)
+        while c["retention.ms"]["value"] != "7200000" and time.time() < end:
+            time.sleep(0.2)
+            c = topic_configs(a, t)
         expect_eq(c["retention.ms"]["value"], "7200000", "retention.ms after alter")
         expect_eq(c["cleanup.policy"]["value"], "compact", "cleanup.policy kept")
 
