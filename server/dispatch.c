@@ -18,7 +18,7 @@ static const bk_handler handlers[] = {
     {BK_API_PRODUCE, 3, 12, 0, bk_handle_produce},
     {BK_API_FETCH, 4, 17, 4, bk_handle_fetch},
     {BK_API_LIST_OFFSETS, 1, 10, 1, bk_handle_list_offsets},
-    {BK_API_METADATA, 4, 13, 4, bk_handle_metadata},
+    {BK_API_METADATA, 0, 13, 0, bk_handle_metadata},
     {BK_API_API_VERSIONS, 0, 4, 0, bk_handle_api_versions},
     {BK_API_CREATE_TOPICS, 2, 7, 2, bk_handle_create_topics},
     {BK_API_DELETE_TOPICS, 1, 6, 1, bk_handle_delete_topics},

@@ -197,6 +197,14 @@ class Struct:
                 tags.add(f.tag)
 
 
+# Versions Apache Kafka 4.0 still accepts below the spec's validVersions
+# (these specs come from a later release that dropped them). The field
+# version annotations still describe the old layouts, so widening the range
+# is all it takes. Metadata v0-v3: sarama and other clients pinned to old
+# protocol versions send them, and Kafka 4.0 answers them.
+KAFKA_40_LOWEST = {"MetadataRequest": 0, "MetadataResponse": 0}
+
+
 class Message:
     def __init__(self, spec, path):
         self.path = path
@@ -204,6 +212,8 @@ class Message:
         self.kind = spec["type"]
         self.api_key = spec.get("apiKey", -1)
         self.valid = parse_range(spec["validVersions"], self.name)
+        if self.name in KAFKA_40_LOWEST:
+            self.valid = (min(self.valid[0], KAFKA_40_LOWEST[self.name]), self.valid[1])
         self.flexible = parse_range(spec.get("flexibleVersions", "none"), self.name)
         self.listeners = spec.get("listeners", [])
         self.unstable = bool(spec.get("latestVersionUnstable", False))

@@ -1844,7 +1844,7 @@ static const bk_field bk_sd_MetadataRequest_fields[] = {
     {.name = "IncludeTopicAuthorizedOperations", .type = BK_FT_BOOL, .is_array = 0, .is_ptr = 0, .offset = offsetof(bk_MetadataRequest, IncludeTopicAuthorizedOperations), .versions = {8, 32767}, .nullable = {1, 0}, .tagged = {1, 0}, .flex = {0, 32767}, .tag = -1, .def_int = 0},
 };
 const bk_struct bk_sd_MetadataRequest = {"MetadataRequest", sizeof(bk_MetadataRequest), offsetof(bk_MetadataRequest, unknown_tags), 4, bk_sd_MetadataRequest_fields};
-const bk_msg bk_msg_MetadataRequest = {"MetadataRequest", BK_MSG_REQUEST, 3, {4, 13}, {9, 32767}, &bk_sd_MetadataRequest};
+const bk_msg bk_msg_MetadataRequest = {"MetadataRequest", BK_MSG_REQUEST, 3, {0, 13}, {9, 32767}, &bk_sd_MetadataRequest};
 
 /* MetadataResponse */
 static const bk_field bk_sd_MetadataResponse_MetadataResponseBroker_fields[] = {
@@ -1883,7 +1883,7 @@ static const bk_field bk_sd_MetadataResponse_fields[] = {
     {.name = "ErrorCode", .type = BK_FT_INT16, .is_array = 0, .is_ptr = 0, .offset = offsetof(bk_MetadataResponse, ErrorCode), .versions = {13, 32767}, .nullable = {1, 0}, .tagged = {1, 0}, .flex = {0, 32767}, .tag = -1, .def_int = 0},
 };
 const bk_struct bk_sd_MetadataResponse = {"MetadataResponse", sizeof(bk_MetadataResponse), offsetof(bk_MetadataResponse, unknown_tags), 7, bk_sd_MetadataResponse_fields};
-const bk_msg bk_msg_MetadataResponse = {"MetadataResponse", BK_MSG_RESPONSE, 3, {4, 13}, {9, 32767}, &bk_sd_MetadataResponse};
+const bk_msg bk_msg_MetadataResponse = {"MetadataResponse", BK_MSG_RESPONSE, 3, {0, 13}, {9, 32767}, &bk_sd_MetadataResponse};
 
 /* OffsetCommitRequest */
 static const bk_field bk_sd_OffsetCommitRequest_OffsetCommitRequestPartition_fields[] = {
@@ -3164,7 +3164,7 @@ const bk_api bk_apis[] = {
     {0, "Produce", {3, 12}, {9, 32767}, 0, &bk_msg_ProduceRequest, &bk_msg_ProduceResponse},
     {1, "Fetch", {4, 17}, {12, 32767}, 0, &bk_msg_FetchRequest, &bk_msg_FetchResponse},
     {2, "ListOffsets", {1, 10}, {6, 32767}, 0, &bk_msg_ListOffsetsRequest, &bk_msg_ListOffsetsResponse},
-    {3, "Metadata", {4, 13}, {9, 32767}, 0, &bk_msg_MetadataRequest, &bk_msg_MetadataResponse},
+    {3, "Metadata", {0, 13}, {9, 32767}, 0, &bk_msg_MetadataRequest, &bk_msg_MetadataResponse},
     {8, "OffsetCommit", {2, 9}, {8, 32767}, 0, &bk_msg_OffsetCommitRequest, &bk_msg_OffsetCommitResponse},
     {9, "OffsetFetch", {1, 9}, {6, 32767}, 0, &bk_msg_OffsetFetchRequest, &bk_msg_OffsetFetchResponse},
     {10, "FindCoordinator", {0, 6}, {3, 32767}, 0, &bk_msg_FindCoordinatorRequest, &bk_msg_FindCoordinatorResponse},

@@ -2685,7 +2685,7 @@ typedef struct bk_ListTransactionsResponse {
 extern const bk_struct bk_sd_ListTransactionsResponse;
 extern const bk_msg bk_msg_ListTransactionsResponse;
 
-/* MetadataRequest (messages/MetadataRequest.json, versions 4-13) */
+/* MetadataRequest (messages/MetadataRequest.json, versions 0-13) */
 typedef struct bk_MetadataRequest_MetadataRequestTopic {
     bk_uuid TopicId;
     bk_str Name;
@@ -2705,7 +2705,7 @@ typedef struct bk_MetadataRequest {
 extern const bk_struct bk_sd_MetadataRequest;
 extern const bk_msg bk_msg_MetadataRequest;
 
-/* MetadataResponse (messages/MetadataResponse.json, versions 4-13) */
+/* MetadataResponse (messages/MetadataResponse.json, versions 0-13) */
 typedef struct bk_MetadataResponse_MetadataResponseBroker {
     int32_t NodeId;
     bk_str Host;

@@ -96,7 +96,8 @@ void bk_handle_metadata(bk_broker *b, bk_req *req) {
     resp.ClusterAuthorizedOperations =
         rq->IncludeClusterAuthorizedOperations ? CLUSTER_OPS : OPS_NOT_ASKED;
     bool ops = rq->IncludeTopicAuthorizedOperations;
-    if (rq->Topics.count < 0) { /* null: every topic */
+    /* Every topic: a null list, or in v0 (where it cannot be null) an empty one. */
+    if (rq->Topics.count < 0 || (req->hdr.api_version == 0 && rq->Topics.count == 0)) {
         bk_topic **ts;
         int n = topics_snapshot(b, req, &ts);
         qsort(ts, (size_t)n, sizeof *ts, cmp_topic);
