@@ -340,6 +340,31 @@ func run(adm *kadm.Client, raw *kgo.Client) {
 		}
 	}
 
+	// A consumer waiting at the end gets a record produced later (its fetch
+	// session, if the broker gives one, must keep working).
+	{
+		cl := client("it-franz-tail", kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			topic: {1: kgo.NewOffset().At(perCodec)},
+		}))
+		rctx, rcancel := ctxT()
+		pctx, pcancel := context.WithTimeout(rctx, time.Second)
+		early := cl.PollFetches(pctx).Records()
+		pcancel()
+		p := client("it-franz-tail-producer", kgo.RequiredAcks(kgo.AllISRAcks()))
+		res := p.ProduceSync(rctx, &kgo.Record{Topic: topic, Partition: 1, Value: []byte("late")})
+		p.Close()
+		var got []*kgo.Record
+		for len(got) == 0 && rctx.Err() == nil {
+			got = append(got, cl.PollFetches(rctx).Records()...)
+		}
+		rcancel()
+		cl.Close()
+		check("consumer waiting at the end receives a record produced later",
+			len(early) == 0 && res.FirstErr() == nil && len(got) == 1 && got[0].Offset == perCodec &&
+				string(got[0].Value) == "late",
+			"%d records before the produce, produce err %v, got %d records", len(early), res.FirstErr(), len(got))
+	}
+
 	// Out of range: ConsumePartitions at an offset past the end resets to
 	// the end (franz-go's default reset), so the next record produced is the
 	// first one it returns.

@@ -498,6 +498,13 @@ public class JavaClientIT {
                             .append('|').append(r.timestamp()).append('|').append(headersOf(r)).append('\n');
                 }
                 eq("consume p1 null/empty key, null/empty value, null and repeated headers", want.toString(), got.toString());
+                // The same consumer, waiting at the end, gets a record produced later.
+                try (KafkaProducer<byte[], byte[]> p = producer("all", "none")) {
+                    get(p.send(new ProducerRecord<>(TOPIC, 1, b("late"), b("record"))));
+                }
+                List<ConsumerRecord<byte[], byte[]>> late = pollN(c, 1);
+                eq("consume p1: a record produced later reaches the waiting consumer",
+                        N1 + "|late", late.isEmpty() ? "none" : late.get(0).offset() + "|" + s(late.get(0).key()));
             }
         });
 
