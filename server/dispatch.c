@@ -19,6 +19,7 @@ static const bk_handler handlers[] = {
     {BK_API_FETCH, 4, 17, 4, bk_handle_fetch},
     {BK_API_LIST_OFFSETS, 1, 10, 1, bk_handle_list_offsets},
     {BK_API_METADATA, 0, 13, 0, bk_handle_metadata},
+    {BK_API_FIND_COORDINATOR, 0, 6, 0, bk_handle_find_coordinator},
     {BK_API_API_VERSIONS, 0, 4, 0, bk_handle_api_versions},
     {BK_API_CREATE_TOPICS, 2, 7, 2, bk_handle_create_topics},
     {BK_API_DELETE_TOPICS, 1, 6, 1, bk_handle_delete_topics},
@@ -95,10 +96,6 @@ void bk_dispatch(bk_broker *b, bk_req *req) {
     }
     rc = bk_msg_decode(m, v, &rd, &req->arena, req->body);
     if (rc) {
-        if (h->key == BK_API_API_VERSIONS) {
-            bk_api_versions_invalid(b, req);
-            return;
-        }
         bk_logf(BK_LV_WARN, "%s: malformed %s v%d request (%s, %zu bytes); closing the connection",
                 peer, req->hdr.api->name, v, bk_strerror(rc), req->frame_len);
         bk_req_close(b, req, NULL);

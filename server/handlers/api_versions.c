@@ -86,8 +86,9 @@ void bk_api_versions_unsupported(bk_broker *b, bk_req *req) {
     bk_req_respond(b, req, &resp);
 }
 
-/* A v3+ request whose body does not parse (e.g. a bad client name):
- * INVALID_REQUEST with the full table, as Kafka answers. */
+/* A v3+ request with a client name or version KIP-511 does not allow:
+ * INVALID_REQUEST with the full table, as Kafka answers. (A body that does
+ * not parse at all closes the connection, like any other request.) */
 void bk_api_versions_invalid(bk_broker *b, bk_req *req) {
     bk_ApiVersionsResponse resp;
     bk_msg_init(&bk_msg_ApiVersionsResponse, &resp);

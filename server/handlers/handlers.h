@@ -12,6 +12,8 @@ void bk_api_versions_invalid(bk_broker *b, bk_req *req);
 void bk_handle_metadata(bk_broker *b, bk_req *req);
 void bk_handle_describe_cluster(bk_broker *b, bk_req *req);
 void bk_handle_describe_topic_partitions(bk_broker *b, bk_req *req);
+/* coordinator.c */
+void bk_handle_find_coordinator(bk_broker *b, bk_req *req);
 /* produce.c */
 void bk_handle_produce(bk_broker *b, bk_req *req);
 /* fetch.c */
