@@ -170,6 +170,14 @@ fuzz-smoke: check-deps $(FUZZ_BIN)
 bench: check-deps $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
+# brookd against Apache Kafka 4.0 under the same loads, beside the machine's
+# loopback and disk limits (tests/bench/broker.sh; build/bench-broker.md).
+BROKER_BENCH_BIN := $(addprefix $(BUILD)/bench/,loadgen tcp_baseline disk_baseline rdk_perf)
+$(BUILD)/bench/rdk_perf: LDLIBS += -lrdkafka
+.PHONY: bench-broker
+bench-broker: check-deps $(BROOKD) $(BROKER_BENCH_BIN)
+	@tests/bench/broker.sh $(BUILD)
+
 regen:
 	$(PYTHON) protocol/codegen/bkgen.py --specs $(SPECS) --out protocol/gen
 

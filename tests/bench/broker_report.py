@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""broker_report.py - renders the key=value results of tests/bench/broker.sh
+as the markdown tables of build/bench-broker.md (stdout)."""
+import sys
+
+R = {}
+with open(sys.argv[1]) as f:
+    for line in f:
+        k, sep, v = line.rstrip("\n").partition("=")
+        if sep:
+            R[k] = v.strip()
+
+BROKERS = [("brook", "brookd"), ("kafka", "Kafka 4.0"),
+           ("kafkaflush", "Kafka 4.0, flush every message")]
+
+
+def num(key):
+    try:
+        return float(R[key])
+    except (KeyError, ValueError):
+        return None
+
+
+tcp = max([x for x in (num("tcp_start"), num("tcp_end")) if x] or [0]) or None
+out = []
+p = out.append
+
+p(f"Measured {R.get('date', '?')} on {R.get('ncpu', '?')} cores ({R.get('cpu', '?')}), "
+  "shared with other work: single figures move by up to a third between runs; "
+  "the ratios to the loopback limit of the same run are what to read. "
+  f"Load average (1/5/15 min) at the start: {R.get('load_start', '?')}, at the end: "
+  f"{R.get('load_end', '?')}.")
+p("")
+p("Machine limits in this run:")
+p("")
+p("| limit | MB/s |")
+p("| --- | ---: |")
+p(f"| loopback TCP, 1 MiB writes between two processes (start / end of run; the higher is used) "
+  f"| {R.get('tcp_start', '?')} / {R.get('tcp_end', '?')} |")
+p(f"| disk: sequential 1 MiB writes + fdatasync (dd conv=fdatasync) | {R.get('disk_seq', '?')} |")
+p(f"| disk: 64 KiB writes, fdatasync after each | {R.get('disk_sync64k', '?')} |")
+p("")
+
+
+def cell(b, key, field="mbps", ratio=True, fmt="{:.0f}"):
+    """A throughput cell: value and ratio to loopback, or the reason it is missing."""
+    if f"{b}.missing" in R:
+        return "n/a", ""
+    v = num(f"{b}.{key}.{field}")
+    err = R.get(f"{b}.{key}.err")
+    if v is None:
+        return ("FAILED: " + err if err else "n/a"), ""
+    s = fmt.format(v)
+    if err:
+        s += f" (errors: {err})"
+    if key.startswith("cons") and R.get(f"{b}.{key}.reached_end") == "0":
+        s += " (end not reached)"
+    return s, (f"{v / tcp:.2f}" if ratio and tcp else "")
+
+
+def like(key):
+    """The like-for-like Kafka column: fsync before ack for acks=-1."""
+    return "kafkaflush" if key in ("p1aall", "p16aall", "latall", "rdkall", "javaall") else "kafka"
+
+
+def compare(key, field="mbps", lower_better=False):
+    a = num(f"brook.{key}.{field}")
+    k = like(key)
+    c = num(f"{k}.{key}.{field}")
+    if a is None or c is None or c == 0 or a == 0:
+        return "", ""
+    r = a / c
+    ahead = (a < c) if lower_better else (a > c)
+    return f"{r:.2f}", ("yes" if ahead else "**no**")
+
+
+p("Loads (MB/s are 10^6 bytes of record batches, or of values for librdkafka and "
+  "Kafka's tools; ratios are to the loopback limit; \"vs Kafka\" is brookd / Kafka, "
+  "against the Kafka column with the same durability: flush every message for acks=-1/all, "
+  "default flushing otherwise):")
+p("")
+hdr = "| load | " + " | ".join(f"{n} | ratio" for _, n in BROKERS) + " | vs Kafka | brook ahead |"
+p(hdr)
+p("|" + " --- |" + " ---: | ---: |" * len(BROKERS) + " ---: | --- |")
+
+SECS = R.get("secs", "5")
+rows = [
+    ("p1a1", f"loadgen produce acks=1, 1 partition ({SECS} s)"),
+    ("p16a1", "loadgen produce acks=1, 16 partitions"),
+    ("p1aall", "loadgen produce acks=-1, 1 partition"),
+    ("p16aall", "loadgen produce acks=-1, 16 partitions"),
+    ("cons1", "loadgen consume, 1 partition, 256 MiB from offset 0 to the end"),
+    ("cons16", "loadgen consume, 16 partitions, 256 MiB from offset 0 to the end"),
+    ("rdk1", "librdkafka produce acks=1, 16 partitions"),
+    ("rdkall", "librdkafka produce acks=all, 16 partitions"),
+    ("rdkcons", "librdkafka consume (no group), 16 partitions"),
+    ("java1", "Java ProducerPerformance acks=1, 16 partitions"),
+    ("javaall", "Java ProducerPerformance acks=all, 16 partitions"),
+    ("javacons", "Java ConsumerPerformance, 16 partitions (fetch rate, group join excluded)"),
+]
+for key, label in rows:
+    cells = []
+    for b, _ in BROKERS:
+        if b == "brook" and key == "javacons" and num("brook.javacons.mbps") is None:
+            cells += ["n/a: needs consumer groups (issue 5)", ""]
+            continue
+        cells += list(cell(b, key))
+    cells += list(compare(key))
+    p(f"| {label} | " + " | ".join(cells) + " |")
+
+for key, rate, label in (("lat1", "rate1", "acks=1"), ("latall", "rateall", "acks=-1")):
+    for field, name in (("lat_p50_ms", "p50"), ("lat_p99_ms", "p99"), ("lat_p999_ms", "p99.9")):
+        cells = []
+        for b, _ in BROKERS:
+            v, _r = cell(b, key, field, ratio=False, fmt="{:.2f} ms")
+            cells += [v, ""]
+        cells += list(compare(key, field, lower_better=True))
+        n = R.get(f"brook.{key}.requests", "?")
+        p(f"| loadgen latency {label}, 1 partition, {R.get(rate, '?')} MB/s "
+          f"({n} requests to brookd), {name} | "
+          + " | ".join(cells) + " |")
+
+for key, label in (("java1", "acks=1"), ("javaall", "acks=all")):
+    cells = []
+    for b, _ in BROKERS:
+        v = num(f"{b}.{key}.p99")
+        cells += [f"{v:.0f} ms" if v is not None else "n/a", ""]
+    cells += list(compare(key, "p99", lower_better=True))
+    p(f"| Java ProducerPerformance {label} p99 (full speed, batching included) | "
+      + " | ".join(cells) + " |")
+
+for field, label in (("rss", "RSS after the loads (VmRSS)"), ("hwm", "peak RSS (VmHWM)")):
+    cells = []
+    for b, _ in BROKERS:
+        v = num(f"{b}.{field}")
+        cells += [f"{v / 1024:.1f} MiB" if v is not None else "n/a", ""]
+    a, c = num(f"brook.{field}"), num(f"kafka.{field}")
+    cells += [f"{a / c:.2f}" if a and c else "", ("yes" if a < c else "**no**") if a and c else ""]
+    p(f"| {label} | " + " | ".join(cells) + " |")
+
+p("")
+p("Kafka runs with tests/tools/kafka.sh's JVM settings (-Xms128m -Xmx512m, G1); its "
+  "Java clients with enable.idempotence=false, since brookd has no InitProducerId yet; "
+  "Kafka's tools use the producer's default batching (batch.size 16 KiB, linger.ms 5).")
+for b, _ in BROKERS:
+    if f"{b}.missing" in R:
+        p(f"{b}: {R[b + '.missing']}")
+p("")
+p("brookd alone:")
+p("")
+p("| figure | value | goal |")
+p("| --- | ---: | --- |")
+irss, trss = num("idle_rss"), num("idle_rss_topic")
+
+
+def goal(v, limit, unit):
+    if v is None:
+        return "n/a"
+    return ("met" if v <= limit else "MISSED") + f" (<= {limit} {unit})"
+
+
+p(f"| idle RSS, just started, no topics | "
+  f"{irss / 1024:.1f} MiB | {goal(irss / 1024, 16, 'MiB')} |" if irss else "| idle RSS | n/a | |")
+p(f"| idle RSS, one topic ({R.get('idle_topic_parts', '?')} partition) | "
+  f"{trss / 1024:.1f} MiB | {goal(trss / 1024, 16, 'MiB')} |" if trss else "| idle RSS, one topic | n/a | |")
+rl, ra = num("ready_log_ms"), num("ready_api_ms")
+p(f"| exec to \"ready\" log line, empty data dir, median of 5 | "
+  f"{rl:.0f} ms | {goal(rl, 100, 'ms')} |" if rl is not None else "| exec to ready | n/a | |")
+p(f"| exec to first ApiVersions answer, median of 5 | "
+  f"{ra:.0f} ms | {goal(ra, 100, 'ms')} |" if ra is not None else "| exec to ApiVersions | n/a | |")
+p(f"\nThe five starts (log line / ApiVersions, ms): {R.get('ready_runs', '?')}.")
+p("")
+
+# Goals of the issue.
+p("Goals:")
+p("")
+
+
+def ratio_of(key):
+    v = num(f"brook.{key}.mbps")
+    return v / tcp if v is not None and tcp else None
+
+
+for keys, lim, label in ((("p1a1", "p16a1"), 0.40, "produce acks=1 >= 40% of loopback"),
+                         (("cons1", "cons16"), 0.60, "consume >= 60% of loopback")):
+    rs = [(k, ratio_of(k)) for k in keys]
+    ok = all(r is not None and r >= lim for _, r in rs)
+    p(f"- {label}: {'met' if ok else 'MISSED'} ("
+      + ", ".join(f"{k} {r:.2f}" if r is not None else f"{k} n/a" for k, r in rs) + ")")
+behind = [line.split(" | ")[0].lstrip("| ") for line in out if line.endswith("| **no** |")]
+p(f"- ahead of Kafka on every figure: {'met' if not behind else 'MISSED'}"
+  + (f" (behind on: {', '.join(behind)})" if behind else ""))
+p(f"- idle RSS <= 16 MiB: {goal(max(irss or 0, trss or 0) / 1024 if irss else None, 16, 'MiB')}")
+p(f"- start to ready <= 100 ms: {goal(ra if ra is not None else rl, 100, 'ms')}")
+print("\n".join(out))
