@@ -330,7 +330,9 @@ void bk_fetch_session_finish(bk_broker *b, bk_req *req, bk_fetch_ctx *ctx, bk_Fe
         }
     }
     if (s) {
-        s->epoch = s->epoch == INT32_MAX ? 1 : s->epoch + 1;
+        /* A new session's first incremental request carries epoch 1, the
+         * one it was created with; each incremental one moves it on. */
+        if (ctx->incremental) s->epoch = s->epoch == INT32_MAX ? 1 : s->epoch + 1;
         s->busy = false;
         s->last_used_ms = bk_mono_ms();
     }
