@@ -2,10 +2,13 @@
 #
 #   make            build brookd and the libraries (build/)
 #   make run        build, then start one broker on localhost:9092 with data in ./data
-#   make test       every test: unit, unit under ASan+UBSan, codec freshness, short fuzz
+#   make test       every test: unit (also under ASan+UBSan), codec freshness, short fuzz,
+#                   real clients against brookd (ASan build), deployment files
 #   make unit       unit tests only
+#   make integration  the real-client suites against build/brookd
 #   make fuzz       bounded libFuzzer run of every fuzz target (FUZZ_SECONDS each)
 #   make bench      benchmarks (tests/bench), figures beside the machine's own limits
+#   make bench-broker  brookd against Apache Kafka under the same loads
 #   make regen      regenerate protocol/gen from the Kafka JSON specs
 #   make api-table  refresh README.md's table of APIs from the codec's own table
 #   make deps       install the Debian packages brook needs (apt, as root or via sudo)
@@ -145,7 +148,23 @@ CRASH_ROUNDS ?= 5000
 crash: check-deps $(BUILD)/tests/test_log_crash
 	BK_CRASH_ROUNDS=$(CRASH_ROUNDS) $(BUILD)/tests/test_log_crash
 
-# Every test. Later issues add integration suites here.
+# Real clients against a real brookd (tests/integration): kcat, librdkafka
+# from C, confluent-kafka, kafka-python, kafkajs, franz-go, the Java client
+# and Kafka's CLI tools, and raw bad input. `make test` runs them against the
+# ASan+UBSan build of brookd, so a memory error in the server fails the run.
+.PHONY: integration integration-asan deploy
+integration: check-deps $(BROOKD)
+	@tests/integration/run.sh
+
+integration-asan: check-deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 OPT=-O1 build/asan/brookd
+	@BROOKD=$(CURDIR)/build/asan/brookd tests/integration/run.sh
+
+# The deployment files: compose, Dockerfile, systemd unit, sd_notify readiness.
+deploy: check-deps $(BROOKD)
+	@tests/deploy/run.sh
+
+# Every test.
 # Each step records its totals in build/test-summary.txt; a failing step does
 # not hide the others, and the summary decides the exit status.
 test: check-deps
@@ -159,6 +178,8 @@ test: check-deps
 	@$(MAKE) --no-print-directory readme-check || echo "make-readme-check 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory storage-compat || echo "make-storage-compat 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory fuzz-smoke || echo "make-fuzz-smoke 0 1" >>build/test-summary.txt
+	@$(MAKE) --no-print-directory integration-asan || echo "make-integration 0 1" >>build/test-summary.txt
+	@$(MAKE) --no-print-directory deploy || echo "make-deploy 0 1" >>build/test-summary.txt
 	@tests/summary.sh
 
 fuzz: check-deps $(FUZZ_BIN)
