@@ -111,9 +111,9 @@ run: all
 	./$(BROOKD)
 
 APITABLE := $(BUILD)/tools/apitable
-$(APITABLE): protocol/codegen/apitable.c $(PROTO_LIB)
+$(APITABLE): protocol/codegen/apitable.c $(BROOK_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(PROTO_LIB) $(LDFLAGS_SAN) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(BROOK_LIBS) $(LDFLAGS_SAN) $(LDLIBS)
 
 LOGWRITE := $(BUILD)/tools/logwrite
 $(LOGWRITE): tests/storage/logwrite.c $(STORE_LIB) $(PROTO_LIB)
