@@ -65,7 +65,8 @@ esac
 # the host cannot resolve; advertise localhost on the published port unless
 # told otherwise (by the variable or by a mounted properties file).
 if [[ -z ${BROOK_ADVERTISED_LISTENERS:-} && -z $(conf_value advertised.listeners) ]]; then
-    export BROOK_ADVERTISED_LISTENERS="PLAINTEXT://localhost:$(listen_port)"
+    BROOK_ADVERTISED_LISTENERS="PLAINTEXT://localhost:$(listen_port)"
+    export BROOK_ADVERTISED_LISTENERS
     echo "entrypoint: advertised.listeners=$BROOK_ADVERTISED_LISTENERS" \
         "(set BROOK_ADVERTISED_LISTENERS for clients on other hosts)" >&2
 fi

@@ -93,11 +93,16 @@ EOF
     ) && pass "compose: parses; one service, 9092:9092, named volume at /var/lib/brook" ||
         { fail "compose structure"; show "$out"; }
 fi
+# Compose's own parser: the docker CLI plugin, or Debian's docker-compose
+# (installed by deps.sh); both check the file without an engine.
 if docker compose version >/dev/null 2>&1; then
     out=$(docker compose -f "$COMPOSE" config -q 2>&1) && pass "compose: docker compose config" ||
         { fail "compose: docker compose config"; show "$out"; }
+elif command -v docker-compose >/dev/null 2>&1; then
+    out=$(docker-compose -f "$COMPOSE" config -q 2>&1) && pass "compose: docker-compose config" ||
+        { fail "compose: docker-compose config"; show "$out"; }
 else
-    skip "compose: docker compose config: the docker CLI here has no compose plugin"
+    skip "compose: no docker compose plugin nor docker-compose (apt-get install docker-compose)"
 fi
 
 # ------------------------------------------------------------------ docker
@@ -140,7 +145,7 @@ done
 # Runtime packages <-> -dev packages: each -dev package of the build stage
 # depends on one runtime package, and each runtime package but
 # ca-certificates is such a dependency (nothing stray).
-errs= used=
+errs='' used=''
 for p in "${build_pkgs[@]}"; do
     [[ $p == *-dev ]] || continue
     d=$(dpkg-query -W -f='${Depends}' "$p" 2>/dev/null | tr ',|' '\n\n' | sed 's/[ (].*//; s/^ *//; s/:any$//')
@@ -204,7 +209,7 @@ bin=${built:-}
 if [[ -z $bin ]]; then
     fail "runtime libraries: no brookd binary to inspect (the build failed)"
 else
-    errs= seen=
+    errs='' seen=''
     while read -r lib; do
         pkg=
         for cand in "$lib" "$(readlink -f "$lib")" "${lib#/usr}" "/usr$lib"; do
@@ -227,7 +232,7 @@ out=$(bash -n docker/entrypoint.sh 2>&1) && pass "entrypoint.sh: bash -n" ||
     { fail "entrypoint.sh: bash -n"; show "$out"; }
 [[ -x docker/entrypoint.sh ]] && pass "entrypoint.sh is executable" || fail "entrypoint.sh is not executable"
 if command -v shellcheck >/dev/null; then
-    out=$(shellcheck docker/entrypoint.sh tests/deploy/run.sh 2>&1) && pass "shellcheck" ||
+    out=$(shellcheck -S warning docker/entrypoint.sh tests/deploy/run.sh 2>&1) && pass "shellcheck" ||
         { fail "shellcheck"; show "$out"; }
 else
     skip "shellcheck: not installed (apt-get install shellcheck)"

@@ -6,7 +6,8 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config python3 libuv1-dev libssl-dev libzstd-dev liblz4-dev
       libsnappy-dev zlib1g-dev check clang libclang-rt-14-dev clang-format
-      openjdk-17-jdk-headless maven systemd librdkafka-dev)
+      openjdk-17-jdk-headless maven systemd librdkafka-dev shellcheck docker-compose
+      python3-yaml)
 
 missing() {
     local p
