@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "config/config.h"
@@ -32,6 +33,11 @@ void bk_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 extern int bk_log_level;
 
 int64_t bk_now_ms(void); /* wall clock, ms since the epoch */
+
+/* Values in brook's metadata files (key=value lines): a backslash and a
+ * newline are escaped, so any value fits on its line. */
+void bk_prop_put(FILE *f, const char *s);
+void bk_prop_unescape(char *s);
 int64_t bk_mono_ms(void);
 
 /* ---- a string-keyed hash map (topic names, ids as 16-byte keys) ---- */

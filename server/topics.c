@@ -132,30 +132,6 @@ void bk_partition_request_flush(bk_broker *b, bk_partition *p) {
 
 /* ---- persistence ---- */
 
-static void put_escaped(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '\\')
-            fputs("\\\\", f);
-        else if (*s == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*s, f);
-    }
-}
-
-static void unescape(char *s) {
-    char *o = s;
-    for (; *s; s++) {
-        if (*s == '\\' && s[1]) {
-            s++;
-            *o++ = *s == 'n' ? '\n' : *s;
-        } else {
-            *o++ = *s;
-        }
-    }
-    *o = 0;
-}
-
 /* Writes path atomically: a temporary file, fsync, rename, fsync of the
  * directory. Admin operations are rare; they pay this on the loop. */
 static int write_atomic(const char *dir, const char *name, const char *data, size_t len) {
@@ -203,7 +179,7 @@ static int topic_save(bk_broker *b, const bk_topic *t) {
     fprintf(f, "name=%s\nid=%s\npartitions=%d\n", t->name, id, t->nparts);
     for (int i = 0; i < t->nkv; i++) {
         fprintf(f, "config.%s=", t->kv[i].key);
-        put_escaped(f, t->kv[i].value);
+        bk_prop_put(f, t->kv[i].value);
         fputc('\n', f);
     }
     fclose(f);
@@ -478,7 +454,7 @@ static int topic_load(bk_broker *b, const char *path) {
                 }
                 t->kv = n;
             }
-            unescape(v);
+            bk_prop_unescape(v);
             t->kv[t->nkv].key = strdup(k + 7);
             t->kv[t->nkv].value = strdup(v);
             t->nkv++;

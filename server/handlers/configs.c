@@ -124,30 +124,6 @@ static int set_level(bk_config *cfg, int lvl, const char *key, const char *value
                : bk_config_set_dynamic_default(cfg, key, value, validate, err, errlen);
 }
 
-static void put_escaped(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '\\')
-            fputs("\\\\", f);
-        else if (*s == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*s, f);
-    }
-}
-
-static void unescape(char *s) {
-    char *o = s;
-    for (; *s; s++) {
-        if (*s == '\\' && s[1]) {
-            s++;
-            *o++ = *s == 'n' ? '\n' : *s;
-        } else {
-            *o++ = *s;
-        }
-    }
-    *o = 0;
-}
-
 static int dyn_save(bk_broker *b, int lvl, const dyn_list *l) {
     char *buf = NULL;
     size_t len = 0;
@@ -156,9 +132,9 @@ static int dyn_save(bk_broker *b, int lvl, const dyn_list *l) {
     fprintf(f, "# brook dynamic broker configs (%s): written by brookd through AlterConfigs\n",
             lvl == LVL_BROKER ? "this broker" : "cluster-wide defaults");
     for (int i = 0; i < l->n; i++) {
-        put_escaped(f, l->kv[i].key);
+        bk_prop_put(f, l->kv[i].key);
         fputc('=', f);
-        put_escaped(f, l->kv[i].value);
+        bk_prop_put(f, l->kv[i].value);
         fputc('\n', f);
     }
     fclose(f);
@@ -185,8 +161,8 @@ static int load_level(bk_broker *b, dyn_state *s, int lvl) {
         if (!eq) continue;
         *eq = 0;
         char *key = line, *value = eq + 1;
-        unescape(key);
-        unescape(value);
+        bk_prop_unescape(key);
+        bk_prop_unescape(value);
         char err[512];
         /* A value refused now (a key that became read-only, a rule that
          * changed) must not stop the broker: it is dropped with a warning. */

@@ -26,8 +26,9 @@ void bk_handle_find_coordinator(bk_broker *b, bk_req *req) {
         return;
     }
     /* v4+: one answer per key, batched (KIP-699). */
-    bk_FindCoordinatorResponse_Coordinator *c = bk_req_array(
-        req, &resp.Coordinators, rq->CoordinatorKeys.count, &bk_sd_FindCoordinatorResponse_Coordinator);
+    bk_FindCoordinatorResponse_Coordinator *c =
+        bk_req_array(req, &resp.Coordinators, rq->CoordinatorKeys.count,
+                     &bk_sd_FindCoordinatorResponse_Coordinator);
     for (int32_t i = 0; c && i < rq->CoordinatorKeys.count; i++) {
         c[i].Key = rq->CoordinatorKeys.items[i];
         c[i].NodeId = -1;

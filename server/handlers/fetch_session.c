@@ -196,13 +196,13 @@ static int items_from_session(bk_broker *b, bk_req *req, session *s, bk_fetch_ct
 /* Session partitions are kept by topic name; for v13+ requests, whose
  * topics come by id, an unknown id is kept under a name made of the id so
  * that it still gets its UNKNOWN_TOPIC_ID answer. */
-static const char *topic_key(bk_req *req, bk_topic *t, const bk_FetchRequest_FetchTopic *ft) {
+static const char *topic_key(bk_req *req, bk_topic *t, bk_str name, const bk_uuid *id) {
     if (t) return t->name;
-    if (req->hdr.api_version < 13) return bk_req_cstr(req, ft->Topic);
+    if (req->hdr.api_version < 13) return bk_req_cstr(req, name);
     char *k = bk_req_alloc(req, 24);
     if (k) {
         k[0] = '#';
-        bk_uuid_str(&ft->TopicId, k + 1);
+        bk_uuid_str(id, k + 1);
     }
     return k;
 }
@@ -221,7 +221,7 @@ int16_t bk_fetch_session_begin(bk_broker *b, bk_req *req, bk_fetch_ctx *ctx) {
                 for (int32_t i = 0; !rc && i < rq->Topics.count; i++) {
                     const bk_FetchRequest_FetchTopic *ft = &rq->Topics.items[i];
                     bk_topic *t = req_topic(b, req, ft->Topic, &ft->TopicId);
-                    const char *key = topic_key(req, t, ft);
+                    const char *key = topic_key(req, t, ft->Topic, &ft->TopicId);
                     for (int32_t j = 0; key && !rc && j < ft->Partitions.count; j++)
                         rc = session_upsert(s, key, &ft->TopicId, &ft->Partitions.items[j]);
                 }
@@ -246,25 +246,15 @@ int16_t bk_fetch_session_begin(bk_broker *b, bk_req *req, bk_fetch_ctx *ctx) {
             if (epoch != s->epoch || s->busy) return BK_KERR_INVALID_FETCH_SESSION_EPOCH;
             for (int32_t i = 0; !rc && i < rq->ForgottenTopicsData.count; i++) {
                 const bk_FetchRequest_ForgottenTopic *ft = &rq->ForgottenTopicsData.items[i];
-                bk_topic *t = req->hdr.api_version >= 13 ? bk_topic_find_id(b, &ft->TopicId)
-                                                         : bk_topic_find(b, ft->Topic);
-                const char *key = t ? t->name : NULL;
-                if (!key && req->hdr.api_version < 13) key = bk_req_cstr(req, ft->Topic);
-                if (!key) {
-                    char *k = bk_req_alloc(req, 24);
-                    if (k) {
-                        k[0] = '#';
-                        bk_uuid_str(&ft->TopicId, k + 1);
-                    }
-                    key = k;
-                }
+                bk_topic *t = req_topic(b, req, ft->Topic, &ft->TopicId);
+                const char *key = topic_key(req, t, ft->Topic, &ft->TopicId);
                 for (int32_t j = 0; key && j < ft->Partitions.count; j++)
                     session_forget(s, key, ft->Partitions.items[j]);
             }
             for (int32_t i = 0; !rc && i < rq->Topics.count; i++) {
                 const bk_FetchRequest_FetchTopic *ft = &rq->Topics.items[i];
                 bk_topic *t = req_topic(b, req, ft->Topic, &ft->TopicId);
-                const char *key = topic_key(req, t, ft);
+                const char *key = topic_key(req, t, ft->Topic, &ft->TopicId);
                 for (int32_t j = 0; key && !rc && j < ft->Partitions.count; j++)
                     rc = session_upsert(s, key, &ft->TopicId, &ft->Partitions.items[j]);
             }
