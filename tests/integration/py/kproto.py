@@ -411,3 +411,213 @@ def decode_records(records):
             out.append((off, key, value, headers))
         p = end
     return out
+
+
+# ------------------------------------------------ flexible versions (suite_protocol)
+# Additions for tests/integration/py/test_protocol.py: Fetch v12 (sessions),
+# ListOffsets v7, OffsetForLeaderEpoch v4, DeleteRecords v2, Produce v3 with
+# any acks, record batches with per-record timestamps, pipelining helpers.
+
+API_FETCH = 1
+API_LIST_OFFSETS = 2
+API_OFFSET_FOR_LEADER_EPOCH = 23
+API_DELETE_RECORDS = 21
+
+
+def _reader_i64(self):
+    return struct.unpack(">q", self.take(8))[0]
+
+
+def _reader_compact_string(self):
+    n = self.uvarint()
+    return None if n == 0 else self.take(n - 1).decode()
+
+
+def _reader_compact_bytes(self):
+    n = self.uvarint()
+    return None if n == 0 else self.take(n - 1)
+
+
+def _reader_compact_len(self):
+    """Element count of a compact (nullable) array; -1 for null."""
+    return self.uvarint() - 1
+
+
+Reader.i64 = _reader_i64
+Reader.compact_string = _reader_compact_string
+Reader.compact_bytes = _reader_compact_bytes
+Reader.compact_len = _reader_compact_len
+
+
+def compact_array(items):
+    """A compact array of already encoded elements."""
+    return uvarint(len(items) + 1) + b"".join(items)
+
+
+def send_frames(sock, payloads):
+    """Write several request frames back to back in one send (pipelining)."""
+    sock.sendall(b"".join(frame(p) for p in payloads))
+
+
+def read_response(sock, corr, flexible=False):
+    """Read the next response frame: its body after the header (v1 header
+    tags skipped when flexible). Raises if the correlation id is not corr or
+    the connection closed."""
+    resp = read_frame(sock)
+    if resp is None:
+        raise AssertionError("connection closed waiting for the response to %d" % corr)
+    r = Reader(resp)
+    got = r.i32()
+    if got != corr:
+        raise AssertionError("correlation id %d, expected %d" % (got, corr))
+    if flexible:
+        r.skip_tags()
+    return r
+
+
+def fetch_v12_request(corr, topics, max_wait_ms=500, min_bytes=1, max_bytes=50 << 20,
+                      session_id=0, session_epoch=-1, forgotten=None, isolation_level=0):
+    """Fetch v12 (flexible, topic names). topics: [(topic, [(partition,
+    fetch_offset, partition_max_bytes)])]; forgotten: [(topic, [partition])]."""
+    tops = []
+    for topic, parts in topics:
+        ps = [i32(p) + i32(-1) + i64(off) + i32(-1) + i64(-1) + i32(pmax) + uvarint(0)
+              for p, off, pmax in parts]
+        tops.append(compact_string(topic) + compact_array(ps) + uvarint(0))
+    forg = [compact_string(t) + compact_array([i32(p) for p in ps]) + uvarint(0)
+            for t, ps in (forgotten or [])]
+    body = (i32(-1) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + i8(isolation_level)
+            + i32(session_id) + i32(session_epoch) + compact_array(tops) + compact_array(forg)
+            + compact_string("") + uvarint(0))
+    return header_v2(API_FETCH, 12, corr) + body
+
+
+def parse_fetch_v12(r):
+    """A Fetch v12 response body: {"error", "session_id", "throttle_ms",
+    "order": [(topic, partition)], "parts": {(topic, partition): {"error",
+    "hwm", "lso", "log_start", "aborted", "preferred_replica", "records"}}}."""
+    out = {"throttle_ms": r.i32(), "error": r.i16(), "session_id": r.i32(), "order": [], "parts": {}}
+    for _ in range(r.compact_len()):
+        topic = r.compact_string()
+        for _ in range(r.compact_len()):
+            p = r.i32()
+            d = {"error": r.i16(), "hwm": r.i64(), "lso": r.i64(), "log_start": r.i64()}
+            n = r.compact_len()
+            d["aborted"] = None if n < 0 else [(r.i64(), r.i64(), r.skip_tags())[:2] for _ in range(n)]
+            d["preferred_replica"] = r.i32()
+            d["records"] = r.compact_bytes() or b""
+            r.skip_tags()
+            out["order"].append((topic, p))
+            out["parts"][(topic, p)] = d
+        r.skip_tags()
+    r.skip_tags()
+    if r.left():
+        raise AssertionError("%d trailing bytes in Fetch v12 response" % r.left())
+    return out
+
+
+def fetch_v12(sock, corr, topics, **kw):
+    """Send a Fetch v12 (see fetch_v12_request) and parse the answer."""
+    sock.sendall(frame(fetch_v12_request(corr, topics, **kw)))
+    return parse_fetch_v12(read_response(sock, corr, flexible=True))
+
+
+def list_offsets_v7(sock, corr, topic, partitions, isolation_level=0):
+    """ListOffsets v7 of [(partition, timestamp)]: {partition: (error,
+    timestamp, offset, leader_epoch)}."""
+    ps = [i32(p) + i32(-1) + i64(ts) + uvarint(0) for p, ts in partitions]
+    body = (i32(-1) + i8(isolation_level)
+            + compact_array([compact_string(topic) + compact_array(ps) + uvarint(0)]) + uvarint(0))
+    sock.sendall(frame(header_v2(API_LIST_OFFSETS, 7, corr) + body))
+    r = read_response(sock, corr, flexible=True)
+    r.i32()  # throttle
+    out = {}
+    for _ in range(r.compact_len()):
+        r.compact_string()
+        for _ in range(r.compact_len()):
+            p = r.i32()
+            out[p] = (r.i16(), r.i64(), r.i64(), r.i32())
+            r.skip_tags()
+        r.skip_tags()
+    r.skip_tags()
+    return out
+
+
+def offset_for_leader_epoch_v4(sock, corr, topic, partitions, current_leader_epoch=-1):
+    """OffsetForLeaderEpoch v4 (consumer, replica id -2) of [(partition,
+    leader_epoch)]: {partition: (error, leader_epoch, end_offset)}."""
+    ps = [i32(p) + i32(current_leader_epoch) + i32(e) + uvarint(0) for p, e in partitions]
+    body = i32(-2) + compact_array([compact_string(topic) + compact_array(ps) + uvarint(0)]) + uvarint(0)
+    sock.sendall(frame(header_v2(API_OFFSET_FOR_LEADER_EPOCH, 4, corr) + body))
+    r = read_response(sock, corr, flexible=True)
+    r.i32()  # throttle
+    out = {}
+    for _ in range(r.compact_len()):
+        r.compact_string()
+        for _ in range(r.compact_len()):
+            err, p = r.i16(), r.i32()
+            out[p] = (err, r.i32(), r.i64())
+            r.skip_tags()
+        r.skip_tags()
+    r.skip_tags()
+    return out
+
+
+def delete_records_v2(sock, corr, topic, partitions, timeout_ms=10000):
+    """DeleteRecords v2 of [(partition, offset)]: {partition: (error, low_watermark)}."""
+    ps = [i32(p) + i64(off) + uvarint(0) for p, off in partitions]
+    body = (compact_array([compact_string(topic) + compact_array(ps) + uvarint(0)])
+            + i32(timeout_ms) + uvarint(0))
+    sock.sendall(frame(header_v2(API_DELETE_RECORDS, 2, corr) + body))
+    r = read_response(sock, corr, flexible=True)
+    r.i32()  # throttle
+    out = {}
+    for _ in range(r.compact_len()):
+        r.compact_string()
+        for _ in range(r.compact_len()):
+            p, low, err = r.i32(), r.i64(), r.i16()
+            out[p] = (err, low)
+            r.skip_tags()
+        r.skip_tags()
+    r.skip_tags()
+    return out
+
+
+def produce_v3_request(corr, topic, partition, batch, acks=-1, timeout_ms=10000):
+    """A Produce v3 request of one batch (any acks, including 0 and invalid ones)."""
+    body = kstring(None) + i16(acks) + i32(timeout_ms)
+    body += i32(1) + kstring(topic) + i32(1) + i32(partition) + i32(len(batch)) + batch
+    return header_v1(API_PRODUCE, 3, corr) + body
+
+
+def parse_produce_v3(r):
+    """A Produce v3 response body: {(topic, partition): (error, base_offset,
+    log_append_time)}."""
+    out = {}
+    for _ in range(r.i32()):
+        topic = r.string()
+        for _ in range(r.i32()):
+            p, err = r.i32(), r.i16()
+            out[(topic, p)] = (err, r.i64(), r.i64())
+    r.i32()  # throttle
+    if r.left():
+        raise AssertionError("%d trailing bytes in Produce v3 response" % r.left())
+    return out
+
+
+def record_batch_ts(records):
+    """An uncompressed v2 record batch (no producer id) of [(key, value,
+    timestamp_ms)]: first timestamp = the first record's, max timestamp = the
+    largest, per-record deltas (may be negative: CreateTime need not be
+    monotonic)."""
+    base_ts = records[0][2]
+    max_ts = max(ts for _, _, ts in records)
+    body = b""
+    for i, (key, value, ts) in enumerate(records):
+        rec = i8(0) + zigzag(ts - base_ts) + zigzag(i) + _bytes_field(key) + _bytes_field(value)
+        rec += zigzag(0)
+        body += zigzag(len(rec)) + rec
+    after_crc = (i16(0) + i32(len(records) - 1) + i64(base_ts) + i64(max_ts) + i64(-1)
+                 + i16(-1) + i32(-1) + i32(len(records)) + body)
+    tail = i32(-1) + i8(2) + struct.pack(">I", crc32c(after_crc)) + after_crc
+    return i64(0) + i32(len(tail)) + tail
