@@ -71,7 +71,7 @@ struct bk_partition {
     int refs;             /* pins from responses still being sent */
     bool flushing;        /* a flush to advance the high watermark is running */
     int flush_err;        /* the last flush's error (0 or BK_EIO) */
-    bk_hw_waiter waiters; /* list head: fetches waiting for new data */
+    bk_hw_waiter waiters; /* list head: fetches waiting for data, produces for a flush */
 };
 
 struct bk_topic {
@@ -116,8 +116,11 @@ int bk_meta_write(bk_broker *b, const char *name, const char *data, size_t len);
 void bk_partition_unref(bk_partition *p);
 /* The high watermark moved: wake the fetches waiting on it. */
 void bk_partition_notify(bk_partition *p);
-/* Asks for the log to be flushed up to its end; the high watermark follows
- * once the flush is done (data is visible only when durable). */
+/* After an append: moves the high watermark to the log end, wakes the
+ * fetches waiting for data and asks for a flush (group-committed). */
+void bk_partition_appended(bk_broker *b, bk_partition *p);
+/* Asks for the log to be flushed up to its end; waiters are notified when
+ * it is done (acks=-1 produces answer then). */
 void bk_partition_request_flush(bk_broker *b, bk_partition *p);
 
 /* Kafka's topic id text form: base64url without padding. */
@@ -144,6 +147,7 @@ struct bk_req {
     size_t frame_len;
     int64_t recv_ms;
     /* the response */
+    bool started;     /* handed to its handler */
     bool done;        /* response ready (or none to send) */
     bool no_response; /* acks=0 produce */
     bool close_after; /* close the connection once it is reached */

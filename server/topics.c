@@ -101,15 +101,11 @@ static void flush_done(void *ud, int err) {
     p->flushing = false;
     p->flush_err = err;
     if (p->log && !p->topic->deleted) {
-        if (err) {
+        if (err)
             bk_logf(BK_LV_ERROR, "flush of %s-%d failed: %s", p->topic->name, p->index,
                     bk_strerror(err));
-        } else {
-            int64_t durable = bk_log_flushed_offset(p->log);
-            if (durable > bk_log_high_watermark(p->log)) bk_log_set_high_watermark(p->log, durable);
-        }
-        bk_partition_notify(p);
-        if (!err && bk_log_end_offset(p->log) > bk_log_high_watermark(p->log))
+        bk_partition_notify(p); /* acks=-1 produces wait for this */
+        if (!err && bk_log_end_offset(p->log) > bk_log_flushed_offset(p->log))
             bk_partition_request_flush(b, p);
     }
     bk_partition_unref(p);
@@ -119,7 +115,7 @@ void bk_partition_request_flush(bk_broker *b, bk_partition *p) {
     (void)b;
     if (p->flushing || !p->log) return;
     int64_t end = bk_log_end_offset(p->log);
-    if (end <= bk_log_high_watermark(p->log)) return;
+    if (end <= bk_log_flushed_offset(p->log)) return;
     p->flushing = true;
     p->refs++;
     if (bk_log_flush(p->log, end, flush_done, p) != 0) {
@@ -128,6 +124,14 @@ void bk_partition_request_flush(bk_broker *b, bk_partition *p) {
         p->refs--;
         bk_partition_notify(p);
     }
+}
+
+void bk_partition_appended(bk_broker *b, bk_partition *p) {
+    /* One replica is the whole in-sync set: what is appended is committed,
+     * as on a single Kafka broker. Durability is the flush's business. */
+    bk_log_set_high_watermark(p->log, bk_log_end_offset(p->log));
+    bk_partition_request_flush(b, p);
+    bk_partition_notify(p);
 }
 
 /* ---- persistence ---- */
@@ -238,8 +242,8 @@ static int partition_open(bk_broker *b, bk_topic *t, int32_t index, bk_partition
         free(p);
         return rc;
     }
-    /* One node: what is flushed is committed. Data past the flushed offset
-     * after a restart was recovered from disk, so it is durable too. */
+    /* One node: everything in the log is committed (see
+     * bk_partition_appended). */
     bk_log_set_high_watermark(p->log, bk_log_end_offset(p->log));
     t->live_parts++;
     *out = p;

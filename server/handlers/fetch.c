@@ -50,6 +50,12 @@ static void part_unlink(fetch_part *fp) {
     bk_partition_unref(fp->p);
 }
 
+/* A partition in error carries no offsets, as Kafka answers it. */
+static void part_error(bk_FetchResponse_PartitionData *out, int16_t code) {
+    out->ErrorCode = code;
+    out->HighWatermark = out->LastStableOffset = out->LogStartOffset = -1;
+}
+
 /* Reads every partition again; returns the bytes found. Only the first
  * partition with data may exceed the byte limits (KIP-74), so a batch
  * larger than max_bytes still reaches the consumer. */
@@ -67,7 +73,7 @@ static int64_t read_all(fetch_op *op, bool *errors) {
         }
         bk_FetchResponse_PartitionData *out = fp->out;
         if (!p->log) {
-            out->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            part_error(out, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
             *errors = true;
             continue;
         }
@@ -79,7 +85,7 @@ static int64_t read_all(fetch_op *op, bool *errors) {
         /* Out of range only outside [log start, log end]: an offset between
          * the high watermark and the end is a normal empty answer. */
         if (fp->offset < out->LogStartOffset || fp->offset > bk_log_end_offset(p->log)) {
-            out->ErrorCode = BK_KERR_OFFSET_OUT_OF_RANGE;
+            part_error(out, BK_KERR_OFFSET_OUT_OF_RANGE);
             *errors = true;
             continue;
         }
@@ -90,13 +96,9 @@ static int64_t read_all(fetch_op *op, bool *errors) {
         if (budget <= 0) budget = 1;
         bk_log_slice s;
         int rc = bk_log_read(p->log, fp->offset, (uint64_t)budget, hw, &s);
-        if (rc == BK_ERANGE) {
-            out->ErrorCode = BK_KERR_OFFSET_OUT_OF_RANGE;
-            *errors = true;
-            continue;
-        }
         if (rc) {
-            out->ErrorCode = BK_KERR_KAFKA_STORAGE_ERROR;
+            part_error(out,
+                       rc == BK_ERANGE ? BK_KERR_OFFSET_OUT_OF_RANGE : BK_KERR_KAFKA_STORAGE_ERROR);
             *errors = true;
             continue;
         }
@@ -189,22 +191,29 @@ void bk_handle_fetch(bk_broker *b, bk_req *req) {
         bk_FetchResponse_PartitionData *out = it->out;
         out->PartitionIndex = it->partition;
         out->PreferredReadReplica = -1;
+        /* Aborted transactions: none exist yet, so an empty list for
+         * read_committed and null (not empty) otherwise, as Kafka sends. */
         if (read_committed)
             bk_req_array(req, &out->AbortedTransactions, 0,
                          &bk_sd_FetchResponse_AbortedTransaction);
+        else
+            out->AbortedTransactions.count = -1;
         bk_topic *t = it->topic;
         if (!t) {
-            out->ErrorCode = req->hdr.api_version >= 13 ? BK_KERR_UNKNOWN_TOPIC_ID
-                                                        : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            part_error(out, req->hdr.api_version >= 13 ? BK_KERR_UNKNOWN_TOPIC_ID
+                                                       : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
             continue;
         }
         if (it->partition < 0 || it->partition >= t->nparts) {
-            out->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            part_error(out, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
             continue;
         }
         bk_partition *p = t->parts[it->partition];
         check_epoch(p, it->current_leader_epoch, out);
-        if (out->ErrorCode) continue;
+        if (out->ErrorCode) {
+            part_error(out, out->ErrorCode);
+            continue;
+        }
         fp->p = p;
     }
     bool errors = false;

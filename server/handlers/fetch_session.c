@@ -314,7 +314,9 @@ void bk_fetch_session_finish(bk_broker *b, bk_req *req, bk_fetch_ctx *ctx, bk_Fe
                   sp->sent_hw != o->HighWatermark || sp->sent_lso != o->LastStableOffset ||
                   sp->sent_start != o->LogStartOffset;
         if (sp) {
-            sp->sent_hw = o->HighWatermark;
+            /* An error forgets what was sent: the partition goes out again
+             * with every response until it answers without one. */
+            sp->sent_hw = o->ErrorCode ? -1 : o->HighWatermark;
             sp->sent_lso = o->LastStableOffset;
             sp->sent_start = o->LogStartOffset;
         }

@@ -1,5 +1,6 @@
 /* produce.c - Produce: validate each partition's batch, append it, answer
- * at once (acks=1), never (acks=0), or once it is on disk (acks=-1).
+ * at once (acks=1), never (acks=0), or once it is on disk (acks=-1): an
+ * acknowledged acks=-1 write survives a power cut.
  *
  * Version quirk (KAFKA-18659): Kafka 4.0 removed Produce v0-v2 but still
  * advertises v0 as the minimum, because librdkafka before 2.11.1 enables
@@ -16,7 +17,7 @@
 typedef struct produce_wait {
     bk_hw_waiter w;
     bk_partition *part;
-    int64_t target; /* the high watermark that makes this write durable */
+    int64_t target; /* the flushed offset that makes this write durable */
     bk_ProduceResponse_PartitionProduceResponse *out;
     struct produce_op *op;
 } produce_wait;
@@ -54,7 +55,7 @@ static void on_hw(bk_hw_waiter *w, bk_partition *p) {
     produce_wait *pw = (produce_wait *)w;
     produce_op *op = pw->op;
     if (!pw->part) return; /* already answered in this wake-up */
-    if (p->log && !p->flush_err && bk_log_high_watermark(p->log) < pw->target) return;
+    if (p->log && !p->flush_err && bk_log_flushed_offset(p->log) < pw->target) return;
     if (!p->log)
         pw->out->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     else if (p->flush_err)
@@ -121,7 +122,7 @@ static int64_t produce_one(bk_broker *b, bk_req *req, bk_partition *p, bk_bytes 
     }
     out->BaseOffset = res.first_offset;
     out->LogStartOffset = bk_log_start_offset(p->log);
-    bk_partition_request_flush(b, p);
+    bk_partition_appended(b, p);
     return res.last_offset + 1;
 }
 
@@ -153,6 +154,10 @@ void bk_handle_produce(bk_broker *b, bk_req *req) {
             const bk_ProduceRequest_PartitionProduceData *pd = &td->PartitionData.items[j];
             bk_ProduceResponse_PartitionProduceResponse *out = &rp[j];
             out->Index = pd->Index;
+            /* Kafka's answer for a partition in error: no offsets. */
+            out->BaseOffset = -1;
+            out->LogAppendTimeMs = -1;
+            out->LogStartOffset = -1;
             if (acks != 0 && acks != 1 && acks != -1) {
                 out->ErrorCode = BK_KERR_INVALID_REQUIRED_ACKS;
                 continue;
@@ -164,7 +169,7 @@ void bk_handle_produce(bk_broker *b, bk_req *req) {
                 continue;
             }
             int64_t end = produce_one(b, req, p, pd->Records, out);
-            if (end < 0 || acks != -1 || bk_log_high_watermark(p->log) >= end) continue;
+            if (end < 0 || acks != -1 || bk_log_flushed_offset(p->log) >= end) continue;
             produce_wait *pw = &op->waits[op->nwaits++];
             pw->op = op;
             pw->part = p;

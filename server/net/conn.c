@@ -38,12 +38,14 @@ struct bk_conn {
     int64_t last_active_ms;
     size_t wpos; /* progress in the head response's buffer */
     uint64_t hole_off;
+    bool pumping, repump; /* conn_pump is running / must run again */
     bool want_write;
     bool closing; /* no more reads; close once the queue drains */
     bool closed;
 };
 
 static void conn_on_poll(uv_poll_t *h, int status, int events);
+static void conn_flush(bk_conn *c);
 
 static void conn_account(bk_conn *c, int64_t delta) {
     c->inflight += delta;
@@ -179,6 +181,48 @@ static int conn_send_head(bk_conn *c) {
     }
 }
 
+/* The API key of a queued frame, read before its header is decoded. */
+static int16_t frame_api_key(const bk_req *r) {
+    return r->frame_len >= 2 ? (int16_t)bk_load_be16(r->frame) : -1;
+}
+
+/*
+ * Starts the queued requests that may run now. Like Kafka, a connection's
+ * requests are handled one after another: a request starts once every
+ * earlier one is answered, so a pipelined Fetch never sees the data of a
+ * Produce sent after it. One exception keeps pipelined producers fast:
+ * Produce requests that follow only Produce requests start at once (they
+ * append in arrival order, and acks=-1 ones then share a flush).
+ */
+static void conn_pump(bk_conn *c) {
+    if (c->pumping) {
+        c->repump = true;
+        return;
+    }
+    c->pumping = true;
+    do {
+        c->repump = false;
+        bool only_produce = true, all_done = true;
+        for (bk_req *r = c->head; r && !c->closed; r = r->next) {
+            bool produce = frame_api_key(r) == BK_API_PRODUCE;
+            if (!r->started) {
+                if (!all_done && !(produce && only_produce)) break;
+                r->started = true;
+                bk_dispatch(c->b, r);
+                if (c->closed) break;
+            }
+            if (!r->done) {
+                all_done = false;
+                if (!produce) only_produce = false;
+            }
+        }
+    } while (c->repump && !c->closed);
+    c->pumping = false;
+    /* Writing may free answered requests, so it waits until the walk over
+     * the queue is over. */
+    if (!c->closed && c->head && c->head->done) conn_flush(c);
+}
+
 static void conn_flush(bk_conn *c) {
     while (!c->closed && c->head && c->head->done) {
         bk_req *r = c->head;
@@ -222,7 +266,11 @@ void bk_conn_request_done(bk_broker *b, bk_req *req) {
     }
     bk_conn *c = req->conn;
     conn_account(c, (int64_t)req->out.len);
-    if (c->head == req) conn_flush(c);
+    if (c->pumping) { /* answered from inside conn_pump: it flushes after */
+        c->repump = true;
+        return;
+    }
+    conn_pump(c);
 }
 
 /* ---- reading ---- */
@@ -245,9 +293,7 @@ static void conn_enqueue(bk_conn *c, uint8_t *frame, size_t len) {
         c->head = r;
     c->tail = r;
     c->nreqs++;
-    /* The frame's bytes were counted while they arrived (big frames) or
-     * are counted now. */
-    bk_dispatch(c->b, r);
+    conn_pump(c);
 }
 
 static int conn_cut_frames(bk_conn *c) {
