@@ -209,8 +209,11 @@ struct bk_listener {
     uv_poll_t poll;
     int fd;
     bool open;
+    bool paused; /* at max.connections */
 };
 int bk_listeners_open(bk_broker *b);
+/* Accepts again once under max.connections. */
+void bk_listeners_resume(bk_broker *b);
 void bk_listeners_close(bk_broker *b);
 
 /* ---- delayed operations (purgatory.c) ---- */

@@ -97,14 +97,15 @@ void bk_req_free(bk_broker *b, bk_req *req) {
 }
 
 /* Frees every request, or orphans those a handler still works on: the
- * handler frees them when it finishes (see bk_conn_request_done). */
+ * handler frees them when it finishes (see bk_conn_request_done). Requests
+ * not yet started are dropped unanswered, as Kafka drops them. */
 static void conn_drop_queue(bk_conn *c) {
     bk_req *r = c->head;
     while (r) {
         bk_req *next = r->next;
         conn_account(c, -(int64_t)(r->frame_len + r->out.len));
         r->next = NULL;
-        if (r->done) {
+        if (r->done || !r->started) {
             bk_req_free(c->b, r);
         } else {
             r->conn = NULL;
@@ -132,6 +133,7 @@ static void conn_close(bk_conn *c, const char *why) {
     b->nconns--;
     uv_close((uv_handle_t *)&c->poll, conn_free_cb);
     bk_conns_resume(b);
+    bk_listeners_resume(b);
 }
 
 /* ---- writing ---- */
@@ -211,6 +213,8 @@ static void conn_pump(bk_conn *c) {
                 bk_dispatch(c->b, r);
                 if (c->closed) break;
             }
+            /* Nothing after a request that closes the connection runs. */
+            if (r->close_after) break;
             if (!r->done) {
                 all_done = false;
                 if (!produce) only_produce = false;
@@ -393,12 +397,6 @@ static void conn_on_poll(uv_poll_t *h, int status, int events) {
 }
 
 void bk_conn_accept(bk_broker *b, bk_listener *l, int fd) {
-    if (b->nconns >= b->cfg->max_connections) {
-        bk_logf(BK_LV_WARN, "refusing a connection on %s: max.connections (%d) reached",
-                l->cfg.name, b->cfg->max_connections);
-        close(fd);
-        return;
-    }
     bk_conn *c = calloc(1, sizeof *c);
     uint8_t *rbuf = malloc(RBUF_SIZE);
     if (!c || !rbuf) {

@@ -40,6 +40,15 @@ static void listener_on_poll(uv_poll_t *h, int status, int events) {
     }
     /* Bounded, so that a connection storm cannot hold the loop. */
     for (int i = 0; i < 64; i++) {
+        if (l->broker->nconns >= l->broker->cfg->max_connections) {
+            /* As Kafka: stop accepting until a connection closes; new
+             * clients wait in the backlog instead of being refused. */
+            bk_logf(BK_LV_WARN, "max.connections (%d) reached: not accepting for now",
+                    l->broker->cfg->max_connections);
+            uv_poll_stop(&l->poll);
+            l->paused = true;
+            return;
+        }
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
@@ -124,6 +133,16 @@ int bk_listeners_open(bk_broker *b) {
         if (listener_open(b, l) != 0) return -1;
     }
     return 0;
+}
+
+void bk_listeners_resume(bk_broker *b) {
+    if (b->stopping || b->nconns >= b->cfg->max_connections) return;
+    for (int i = 0; i < b->nlisteners; i++) {
+        bk_listener *l = &b->listeners[i];
+        if (!l->open || !l->paused) continue;
+        l->paused = false;
+        uv_poll_start(&l->poll, UV_READABLE, listener_on_poll);
+    }
 }
 
 void bk_listeners_close(bk_broker *b) {
