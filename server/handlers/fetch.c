@@ -24,7 +24,6 @@ typedef struct fetch_op {
     bk_req *req;
     bk_FetchResponse resp;
     bk_fetch_ctx sess; /* the session's view of this request */
-    int64_t total;
     bool answered;
     int n;
     fetch_part parts[];

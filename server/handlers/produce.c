@@ -185,8 +185,17 @@ void bk_handle_produce(bk_broker *b, bk_req *req) {
         }
     }
     if (acks == 0) {
-        /* No response at all, as Kafka: clients do not read one. */
-        bk_req_finish_silent(b, req);
+        /* No response at all, as Kafka: clients do not read one. An error
+         * closes the connection instead, so the producer notices, refreshes
+         * its metadata and reconnects (Kafka does the same). */
+        bool failed = false;
+        for (int32_t i = 0; rt && i < resp->Responses.count; i++)
+            for (int32_t j = 0; j < rt[i].PartitionResponses.count; j++)
+                if (rt[i].PartitionResponses.items[j].ErrorCode) failed = true;
+        if (failed)
+            bk_req_close(b, req, "acks=0 produce failed for some partition");
+        else
+            bk_req_finish_silent(b, req);
         free(op);
         return;
     }

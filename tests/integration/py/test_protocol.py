@@ -10,7 +10,8 @@
 - KIP-74: a batch larger than both byte limits is returned whole;
 - fetch offsets: at the high watermark (empty, no error), past the log end
   (OFFSET_OUT_OF_RANGE), inside a batch (the whole batch), log_start_offset;
-- Produce acks=0 (no response at all), acks=1/-1 (base offsets), acks=2
+- Produce acks=0 (no response at all; an error closes the connection),
+  acks=1/-1 (base offsets), acks=2
   (INVALID_REQUIRED_ACKS);
 - pipelined requests are answered in request order;
 - ListOffsets v7 (-1, -2, -3 and timestamp lookups inside a batch with
@@ -456,6 +457,25 @@ def case_acks_invalid():
         s.close()
 
 
+def case_acks0_error_closes():
+    """acks=0 has no response to carry an error: the broker closes the
+    connection instead, so the producer notices and refreshes metadata."""
+    s = conn()
+    try:
+        kp.api_versions(s, corr())
+        c = corr()
+        s.sendall(kp.frame(kp.produce_v3_request(c, T_ACKS, 7, kp.record_batch([(None, b"bad", [])], now_ms()),
+                                                 acks=0)))
+        expect(kp.wait_closed(s, 10.0), "an acks=0 produce to a missing partition left the connection open")
+    finally:
+        s.close()
+    s = conn()  # the broker itself is fine
+    try:
+        kp.api_versions(s, corr())
+    finally:
+        s.close()
+
+
 def case_produce_unknown_partition():
     s = conn()
     try:
@@ -612,6 +632,7 @@ def main():
     checks.run("Produce acks=-1, 1 (base offsets), 0 (no response at all)", case_acks)
     checks.run("Produce acks=1: the acknowledged record is visible at once (high watermark)", case_acks1_visible)
     checks.run("Produce acks=2 -> INVALID_REQUIRED_ACKS (21), base offset -1, nothing appended", case_acks_invalid)
+    checks.run("Produce acks=0 that fails closes the connection", case_acks0_error_closes)
     checks.run("Produce to a partition that does not exist -> UNKNOWN_TOPIC_OR_PARTITION, base offset -1",
                case_produce_unknown_partition)
     checks.run("pipelined Fetch, Metadata, ApiVersions, Fetch, ApiVersions answered in order", case_pipelining)
