@@ -101,6 +101,10 @@ void bk_dispatch(bk_broker *b, bk_req *req) {
         bk_req_close(b, req, NULL);
         return;
     }
+    /* The cap bounds what a client's frame can make us allocate; the
+     * response is sized by the broker's own state (every partition of every
+     * topic, for a Metadata request), so it is not capped. */
+    req->arena.max_bytes = 0;
     h->fn(b, req);
 }
 
