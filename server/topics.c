@@ -415,12 +415,13 @@ int bk_topic_delete(bk_broker *b, bk_topic *t) {
     t->deleted = true;
     bk_logf(BK_LV_INFO, "deleted topic %s", t->name);
     int32_t n = t->nparts;
-    /* Waiters see the log gone and answer with an error. */
-    for (int32_t i = 0; i < n; i++) {
-        bk_partition *p = t->parts[i];
-        p->refs++;
-        bk_partition_notify(p);
-    }
+    /* Waiters see the topic gone and answer with an error. A waiter may
+     * release several partitions at once (a fetch of all of them), so every
+     * partition is held until every one has been notified. */
+    for (int32_t i = 0; i < n; i++)
+        t->parts[i]->refs++;
+    for (int32_t i = 0; i < n; i++)
+        bk_partition_notify(t->parts[i]);
     for (int32_t i = 0; i < n; i++)
         bk_partition_unref(t->parts[i]);
     return 0;

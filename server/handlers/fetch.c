@@ -71,7 +71,7 @@ static int64_t read_all(fetch_op *op, bool *errors) {
             continue;
         }
         bk_FetchResponse_PartitionData *out = fp->out;
-        if (!p->log) {
+        if (!p->log || p->topic->deleted) {
             part_error(out, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
             *errors = true;
             continue;
@@ -118,15 +118,19 @@ static void op_answer(fetch_op *op) {
     op->answered = true;
     for (int i = 0; i < op->n; i++) {
         fetch_part *fp = &op->parts[i];
-        part_unlink(fp);
         if (fp->hole.part)
             fp->out->Records =
                 (bk_bytes){(const uint8_t *)&fp->hole, (int32_t)fp->hole.slice.bytes};
     }
     bk_fetch_session_finish(op->b, op->req, &op->sess, &op->resp);
     bk_req_respond(op->b, op->req, &op->resp);
-    for (int i = 0; i < op->n; i++)
-        part_release(&op->parts[i]); /* those the response did not take */
+    /* Only now may the partitions go: the response borrowed topic names
+     * from them, and a topic deleted during the wait is freed with its
+     * last reference. */
+    for (int i = 0; i < op->n; i++) {
+        part_release(&op->parts[i]); /* slices the response did not take */
+        part_unlink(&op->parts[i]);
+    }
     bk_fetch_ctx_free(&op->sess);
     bk_delayed_dispose(&op->timer, op_freed);
 }

@@ -55,8 +55,9 @@ static void on_hw(bk_hw_waiter *w, bk_partition *p) {
     produce_wait *pw = (produce_wait *)w;
     produce_op *op = pw->op;
     if (!pw->part) return; /* already answered in this wake-up */
-    if (p->log && !p->flush_err && bk_log_flushed_offset(p->log) < pw->target) return;
-    if (!p->log)
+    bool gone = !p->log || p->topic->deleted;
+    if (!gone && !p->flush_err && bk_log_flushed_offset(p->log) < pw->target) return;
+    if (gone)
         pw->out->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     else if (p->flush_err)
         pw->out->ErrorCode = BK_KERR_KAFKA_STORAGE_ERROR;

@@ -621,3 +621,20 @@ def record_batch_ts(records):
                  + i16(-1) + i32(-1) + i32(len(records)) + body)
     tail = i32(-1) + i8(2) + struct.pack(">I", crc32c(after_crc)) + after_crc
     return i64(0) + i32(len(tail)) + tail
+
+
+API_DELETE_TOPICS = 20
+
+
+def delete_topics_v1(sock, corr, names, timeout_ms=10000):
+    """DeleteTopics v1: {name: error code}."""
+    body = i32(len(names)) + b"".join(kstring(n) for n in names) + i32(timeout_ms)
+    r = call(sock, header_v1(API_DELETE_TOPICS, 1, corr) + body, corr)
+    if r is None:
+        raise AssertionError("connection closed on DeleteTopics v1")
+    r.i32()  # throttle
+    out = {}
+    for _ in range(r.i32()):
+        name = r.string()
+        out[name] = r.i16()
+    return out

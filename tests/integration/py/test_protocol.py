@@ -476,6 +476,44 @@ def case_acks0_error_closes():
         s.close()
 
 
+def case_fetch_waiting_topic_deleted():
+    """A fetch long-polling a topic that is deleted meanwhile is still
+    answered (within its wait), and the broker goes on serving."""
+    name = "proto-gone"
+    s = conn(20)
+    try:
+        res = kp.create_topics_v4(s, corr(), [(name, 2, 1, {})])
+        expect_eq(res.get(name, (None,))[0], NONE, "CreateTopics error")
+        deadline = time.time() + 20
+        while time.time() < deadline:  # ready: ListOffsets answers without error
+            if kp.list_offsets_v7(s, corr(), name, [(0, -1), (1, -1)])[0][0] == NONE:
+                break
+            time.sleep(0.1)
+    finally:
+        s.close()
+    waiter = conn(20)
+    try:
+        c = corr()
+        waiter.sendall(kp.frame(kp.fetch_v12_request(c, [(name, [(0, 0, 1 << 20), (1, 0, 1 << 20)])],
+                                                     max_wait_ms=4000)))
+        time.sleep(0.5)
+        admin = conn(20)
+        try:
+            expect_eq(kp.delete_topics_v1(admin, corr(), [name]), {name: NONE}, "DeleteTopics")
+        finally:
+            admin.close()
+        t0 = time.time()
+        resp = kp.parse_fetch_v12(kp.read_response(waiter, c, flexible=True))
+        expect(time.time() - t0 < 10, "the waiting fetch took %.1f s after the deletion", time.time() - t0)
+        for key in [(name, 0), (name, 1)]:
+            d = resp["parts"].get(key)
+            expect(d is None or d["error"] != NONE or not d["records"],
+                   "partition %r of a deleted topic answered with records" % (key,))
+        kp.api_versions(waiter, corr())  # the connection still works
+    finally:
+        waiter.close()
+
+
 def case_produce_unknown_partition():
     s = conn()
     try:
@@ -633,6 +671,7 @@ def main():
     checks.run("Produce acks=1: the acknowledged record is visible at once (high watermark)", case_acks1_visible)
     checks.run("Produce acks=2 -> INVALID_REQUIRED_ACKS (21), base offset -1, nothing appended", case_acks_invalid)
     checks.run("Produce acks=0 that fails closes the connection", case_acks0_error_closes)
+    checks.run("a fetch waiting on a topic that gets deleted is answered", case_fetch_waiting_topic_deleted)
     checks.run("Produce to a partition that does not exist -> UNKNOWN_TOPIC_OR_PARTITION, base offset -1",
                case_produce_unknown_partition)
     checks.run("pipelined Fetch, Metadata, ApiVersions, Fetch, ApiVersions answered in order", case_pipelining)
