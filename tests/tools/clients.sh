@@ -12,7 +12,7 @@
 #         kafka-python (pure Python) with its optional codecs (python-snappy,
 #         lz4, zstandard), and confluent-kafka, whose manylinux wheel bundles
 #         its own librdkafka (no system librdkafka needed).
-# node    npm in tests/tools/node: kafkajs and the codec packages pinned in
+# node    npm in tests/tools/node: kafkajs and the codec packages (snappy, lz4, zstd) pinned in
 #         its package.json, into node_modules/ there. `npm ci` when a
 #         package-lock.json is committed; otherwise `npm install
 #         --no-package-lock` (so no untracked lock file appears).
@@ -115,7 +115,6 @@ clients_install_node() {
         return 0
     fi
     # npm ci when a lock file is committed (exact tree), npm install otherwise.
-    # @kafkajs/zstd is optional: npm carries on when its native build fails.
     cmd=(install --no-package-lock)
     [[ -f $CLIENTS_NODE_DIR/package-lock.json ]] && cmd=(ci)
     _clients_log "node: npm ${cmd[*]} in tests/tools/node"
@@ -131,9 +130,9 @@ clients_install_node() {
     echo "$want" >"$stamp"
     _clients_result node ok "$(cd "$CLIENTS_NODE_DIR" && node -e '
         const out = ["kafkajs " + require("kafkajs/package.json").version];
-        for (const p of ["kafkajs-snappy", "kafkajs-lz4", "@kafkajs/zstd"]) {
+        for (const p of ["kafkajs-snappy", "kafkajs-lz4", "@mongodb-js/zstd"]) {
           try { require(p); out.push(p + " " + require(p + "/package.json").version); }
-          catch (e) { out.push(p + " MISSING (optional; its native build failed)"); }
+          catch (e) { out.push(p + " MISSING: " + e.message); }
         }
         console.log(out.join(", "));')"
 }

@@ -50,8 +50,7 @@ async function step(name, fn) {
 }
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
-// Codecs: gzip is built in; snappy and lz4 come from the pinned packages;
-// @kafkajs/zstd is optional (native build).
+// Codecs: gzip is built in; snappy, lz4 and zstd come from the pinned packages.
 const codecs = [{ name: 'none', type: CompressionTypes.None }, { name: 'gzip', type: CompressionTypes.GZIP }]
 try {
   CompressionCodecs[CompressionTypes.Snappy] = require('kafkajs-snappy')
@@ -66,12 +65,18 @@ try {
 } catch (e) {
   skip('codec lz4', `kafkajs-lz4 does not load: ${e.message}`)
 }
+// zstd: kafkajs's own @kafkajs/zstd no longer builds on current Node.js, so
+// the codec is wired to @mongodb-js/zstd (prebuilt) through kafkajs's codec
+// interface: compress(encoder) and decompress(buffer), both async.
 try {
-  const ZSTD = require('@kafkajs/zstd')
-  CompressionCodecs[CompressionTypes.ZSTD] = ZSTD()
+  const zstd = require('@mongodb-js/zstd')
+  CompressionCodecs[CompressionTypes.ZSTD] = () => ({
+    compress: async encoder => zstd.compress(encoder.buffer),
+    decompress: async buffer => zstd.decompress(buffer)
+  })
   codecs.push({ name: 'zstd', type: CompressionTypes.ZSTD })
 } catch (e) {
-  skip('codec zstd', '@kafkajs/zstd (optional, native) is not installed')
+  skip('codec zstd', `@mongodb-js/zstd does not load: ${e.message}`)
 }
 
 const kafka = new Kafka({
