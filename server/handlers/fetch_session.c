@@ -207,6 +207,20 @@ static const char *topic_key(bk_req *req, bk_topic *t, bk_str name, const bk_uui
     return k;
 }
 
+/* Adds or updates every partition the request names. */
+static int session_add_request(bk_broker *b, bk_req *req, session *s) {
+    const bk_FetchRequest *rq = req->body;
+    int rc = 0;
+    for (int32_t i = 0; !rc && i < rq->Topics.count; i++) {
+        const bk_FetchRequest_FetchTopic *ft = &rq->Topics.items[i];
+        bk_topic *t = req_topic(b, req, ft->Topic, &ft->TopicId);
+        const char *key = topic_key(req, t, ft->Topic, &ft->TopicId);
+        for (int32_t j = 0; key && !rc && j < ft->Partitions.count; j++)
+            rc = session_upsert(s, key, &ft->TopicId, &ft->Partitions.items[j]);
+    }
+    return rc;
+}
+
 int16_t bk_fetch_session_begin(bk_broker *b, bk_req *req, bk_fetch_ctx *ctx) {
     const bk_FetchRequest *rq = req->body;
     memset(ctx, 0, sizeof *ctx);
@@ -218,13 +232,7 @@ int16_t bk_fetch_session_begin(bk_broker *b, bk_req *req, bk_fetch_ctx *ctx) {
         if (epoch == 0 && !b->stopping) {
             session *s = session_new(b);
             if (s) {
-                for (int32_t i = 0; !rc && i < rq->Topics.count; i++) {
-                    const bk_FetchRequest_FetchTopic *ft = &rq->Topics.items[i];
-                    bk_topic *t = req_topic(b, req, ft->Topic, &ft->TopicId);
-                    const char *key = topic_key(req, t, ft->Topic, &ft->TopicId);
-                    for (int32_t j = 0; key && !rc && j < ft->Partitions.count; j++)
-                        rc = session_upsert(s, key, &ft->TopicId, &ft->Partitions.items[j]);
-                }
+                rc = session_add_request(b, req, s);
                 if (rc) {
                     session_remove(b, s);
                 } else {
@@ -251,13 +259,7 @@ int16_t bk_fetch_session_begin(bk_broker *b, bk_req *req, bk_fetch_ctx *ctx) {
                 for (int32_t j = 0; key && j < ft->Partitions.count; j++)
                     session_forget(s, key, ft->Partitions.items[j]);
             }
-            for (int32_t i = 0; !rc && i < rq->Topics.count; i++) {
-                const bk_FetchRequest_FetchTopic *ft = &rq->Topics.items[i];
-                bk_topic *t = req_topic(b, req, ft->Topic, &ft->TopicId);
-                const char *key = topic_key(req, t, ft->Topic, &ft->TopicId);
-                for (int32_t j = 0; key && !rc && j < ft->Partitions.count; j++)
-                    rc = session_upsert(s, key, &ft->TopicId, &ft->Partitions.items[j]);
-            }
+            if (!rc) rc = session_add_request(b, req, s);
             if (!rc) rc = items_from_session(b, req, s, ctx);
             ctx->session_id = s->id;
             ctx->incremental = true;
