@@ -72,6 +72,7 @@ struct bk_partition {
     bool flushing;        /* a flush to advance the high watermark is running */
     int flush_err;        /* the last flush's error (0 or BK_EIO) */
     bk_hw_waiter waiters; /* list head: fetches waiting for data, produces for a flush */
+    struct bk_producers *producers; /* idempotent producers' state (producers.c), or NULL */
 };
 
 struct bk_topic {
@@ -272,6 +273,8 @@ struct bk_broker {
     bk_delayed *delayed; /* armed delayed operations */
     int ndelayed;
     struct bk_fetch_sessions *fetch_sessions;
+    struct bk_groups *groups;       /* the group coordinator (coord/), or NULL */
+    struct bk_pid_alloc *pid_alloc; /* producer id blocks (producers.c), or NULL */
 
     int stopping; /* 1 after the first signal */
     int64_t stop_deadline_ms;
