@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/producers.h"
+#include "server/coord/coord.h"
 #include "server/server.h"
 
 #define HOUSEKEEPING_MS 1000
@@ -94,6 +96,7 @@ static void on_housekeeping(uv_timer_t *t) {
     bk_broker *b = t->data;
     int64_t now = bk_mono_ms();
     bk_conn_reap_idle(b);
+    bk_coord_housekeeping(b);
     if (now < b->next_retention_ms) return;
     b->next_retention_ms = now + b->cfg->log_retention_check_interval_ms;
     for (size_t i = 0; i < b->topics_by_name.cap; i++) {
@@ -187,7 +190,9 @@ int bk_broker_init(bk_broker *b, bk_config *cfg) {
     b->codec = bk_codec_ctx_new();
     if (!b->codec) return -1;
     if (bk_dynamic_configs_load(b) != 0) return -1;
+    if (bk_pid_alloc_load(b) != 0) return -1;
     if (bk_topics_load(b) != 0) return -1;
+    if (bk_coord_init(b) != 0) return -1;
     uv_poll_init(b->loop, &b->st_poll, bk_storage_event_fd(b->st));
     b->st_poll.data = b;
     uv_poll_start(&b->st_poll, UV_READABLE, on_storage_event);
@@ -215,9 +220,11 @@ void bk_broker_free(bk_broker *b) {
         uv_run(b->loop, UV_RUN_DEFAULT);
     }
     bk_fetch_sessions_free(b);
+    bk_coord_free(b);
     bk_dynamic_configs_free(b);
     if (b->st) bk_storage_close(b->st);
     bk_topics_close(b);
+    bk_pid_alloc_free(b);
     if (b->codec) bk_codec_ctx_free(b->codec);
     free(b->meta_dir);
     if (b->loop) uv_loop_close(b->loop);

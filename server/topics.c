@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/producers.h"
 #include "server/server.h"
 
 #define TOPIC_FILE_PREFIX "topic-"
@@ -66,6 +67,7 @@ static void topic_free(bk_topic *t) {
 
 static void partition_free(bk_partition *p) {
     bk_topic *t = p->topic;
+    bk_producers_free(p->producers);
     free(p);
     if (--t->live_parts == 0 && t->deleted) topic_free(t);
 }
@@ -245,6 +247,15 @@ static int partition_open(bk_broker *b, bk_topic *t, int32_t index, bk_partition
     /* One node: everything in the log is committed (see
      * bk_partition_appended). */
     bk_log_set_high_watermark(p->log, bk_log_end_offset(p->log));
+    p->producers = bk_producers_new(bk_log_dir(p->log));
+    if (!p->producers || bk_producers_load(p->producers, p->log, bk_now_ms(),
+                                           b->pid_alloc ? b->pid_alloc->expiration_ms : 86400000)) {
+        bk_logf(BK_LV_ERROR, "cannot load the producer state of %s-%d", t->name, index);
+        bk_producers_free(p->producers);
+        bk_log_close(p->log);
+        free(p);
+        return BK_ENOMEM;
+    }
     t->live_parts++;
     *out = p;
     return 0;
@@ -269,6 +280,7 @@ static int topic_open_parts(bk_broker *b, bk_topic *t, int32_t from, int32_t to)
         if (rc) {
             for (int32_t j = from; j < i; j++) {
                 bk_log_close(t->parts[j]->log);
+                bk_producers_free(t->parts[j]->producers);
                 free(t->parts[j]);
                 t->live_parts--;
             }
@@ -503,9 +515,12 @@ void bk_topics_close(bk_broker *b) {
     for (size_t i = 0; i < b->topics_by_name.cap; i++) {
         bk_topic *t = b->topics_by_name.slots[i].val;
         if (!t || t == (void *)1) continue;
-        /* The logs were closed by bk_storage_close. */
-        for (int32_t j = 0; j < t->nparts; j++)
+        /* The logs were closed (and flushed) by bk_storage_close; the
+         * producer snapshots follow them, never ahead of the log. */
+        for (int32_t j = 0; j < t->nparts; j++) {
+            bk_producers_close(t->parts[j]->producers);
             free(t->parts[j]);
+        }
         topic_free(t);
     }
     bk_map_free(&b->topics_by_name);

@@ -13,6 +13,7 @@
 
 #include "protocol/record.h"
 #include "server/handlers/handlers.h"
+#include "server/producers.h"
 
 typedef struct produce_wait {
     bk_hw_waiter w;
@@ -73,8 +74,44 @@ static void on_timeout(bk_delayed *d) {
     op_finish(op);
 }
 
+/* The idempotent producer checks of a client batch with a producer id
+ * (producers.c). Returns 0 to append it, -1 when `out` holds an error, or
+ * for a duplicate the offset after the original batch: `out` then carries
+ * the original base offset with no error, and acks=-1 waits for that batch
+ * to be flushed, as Kafka waits for its high watermark. */
+static int64_t producer_check(bk_broker *b, bk_partition *p, bk_producers *ps,
+                              const bk_batch *batch, int64_t now_ms, bk_req *req,
+                              bk_ProduceResponse_PartitionProduceResponse *out) {
+    if (bk_batch_is_transactional(batch)) {
+        /* No transaction coordinator yet, so no transaction can have added
+         * this partition: Kafka 4 (transaction verification, KIP-890)
+         * refuses such a batch with INVALID_TXN_STATE. */
+        out->ErrorCode = BK_KERR_INVALID_TXN_STATE;
+        out->ErrorMessage = bk_req_str(req, "Transactions are not supported by this broker yet");
+        return -1;
+    }
+    int64_t log_start = bk_log_start_offset(p->log);
+    int64_t expiration_ms = b->pid_alloc ? b->pid_alloc->expiration_ms : 86400000;
+    if (now_ms >= ps->next_expiry_ms) {
+        bk_producers_expire(ps, now_ms, expiration_ms, log_start);
+        ps->next_expiry_ms = now_ms + BK_PRODUCER_EXPIRY_CHECK_MS;
+    }
+    bk_producer_verdict v;
+    bk_producers_check(ps, batch, log_start, &v);
+    if (v.error) {
+        out->ErrorCode = v.error;
+        out->ErrorMessage = bk_req_str(req, v.why);
+        return -1;
+    }
+    if (!v.duplicate) return 0;
+    out->BaseOffset = v.dup.first_offset;
+    out->LogStartOffset = log_start;
+    return v.dup.last_offset + 1;
+}
+
 /* Validates and appends one partition's records; fills `out`. Returns the
- * offset after the batch when something was appended, else -1. */
+ * offset after the batch when something was appended (for a duplicate: after
+ * the original), else -1. */
 static int64_t produce_one(bk_broker *b, bk_req *req, bk_partition *p, bk_bytes records,
                            bk_ProduceResponse_PartitionProduceResponse *out) {
     bk_topic *t = p->topic;
@@ -108,6 +145,12 @@ static int64_t produce_one(bk_broker *b, bk_req *req, bk_partition *p, bk_bytes 
         }
         return -1;
     }
+    bk_producers *ps = p->producers;
+    if (batch.producer_id >= 0 && ps) {
+        int64_t end = producer_check(b, p, ps, &batch, rules.now_ms, req, out);
+        if (end) return end;
+    }
+    int segs = bk_log_segment_count(p->log);
     if (t->settings.log.log_append_time) {
         out->LogAppendTimeMs = rules.now_ms;
         bk_batch_set_max_timestamp(data, batch.size, 1, rules.now_ms);
@@ -123,6 +166,17 @@ static int64_t produce_one(bk_broker *b, bk_req *req, bk_partition *p, bk_bytes 
     }
     out->BaseOffset = res.first_offset;
     out->LogStartOffset = bk_log_start_offset(p->log);
+    if (ps) {
+        /* Kafka's lastTimestamp: the batch's max timestamp as stored. */
+        int64_t ts = t->settings.log.log_append_time ? rules.now_ms
+                     : verdict.max_timestamp >= 0    ? verdict.max_timestamp
+                                                     : batch.max_timestamp;
+        if (bk_producers_update(ps, &batch, res.first_offset, ts))
+            bk_logf(BK_LV_ERROR, "%s-%d: out of memory for producer state", t->name, p->index);
+        /* A new segment: snapshot the state so a restart reads back at most
+         * the active segment (Kafka snapshots at each roll too). */
+        if (bk_log_segment_count(p->log) > segs) bk_producers_snapshot(ps);
+    }
     bk_partition_appended(b, p);
     return res.last_offset + 1;
 }
