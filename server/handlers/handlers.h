@@ -14,6 +14,19 @@ void bk_handle_describe_cluster(bk_broker *b, bk_req *req);
 void bk_handle_describe_topic_partitions(bk_broker *b, bk_req *req);
 /* coordinator.c */
 void bk_handle_find_coordinator(bk_broker *b, bk_req *req);
+/* groups.c: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, ListGroups,
+ * DescribeGroups, DeleteGroups (the classic group coordinator) */
+void bk_handle_join_group(bk_broker *b, bk_req *req);
+void bk_handle_sync_group(bk_broker *b, bk_req *req);
+void bk_handle_heartbeat(bk_broker *b, bk_req *req);
+void bk_handle_leave_group(bk_broker *b, bk_req *req);
+void bk_handle_list_groups(bk_broker *b, bk_req *req);
+void bk_handle_describe_groups(bk_broker *b, bk_req *req);
+void bk_handle_delete_groups(bk_broker *b, bk_req *req);
+/* offsets_commit.c: OffsetCommit, OffsetFetch, OffsetDelete */
+void bk_handle_offset_commit(bk_broker *b, bk_req *req);
+void bk_handle_offset_fetch(bk_broker *b, bk_req *req);
+void bk_handle_offset_delete(bk_broker *b, bk_req *req);
 /* produce.c */
 void bk_handle_produce(bk_broker *b, bk_req *req);
 /* fetch.c */
@@ -32,6 +45,9 @@ void bk_handle_alter_configs(bk_broker *b, bk_req *req);
 void bk_handle_incremental_alter_configs(bk_broker *b, bk_req *req);
 /* log_dirs.c */
 void bk_handle_describe_log_dirs(bk_broker *b, bk_req *req);
+
+/* metadata.c: the host and port the client should use for this node. */
+void bk_advertised_for(bk_broker *b, const bk_req *req, bk_str *host, int32_t *port);
 
 /* Allocates an array of n default-initialised elements of layout sd in the
  * request's arena and stores it in `arr` (any generated array member).
