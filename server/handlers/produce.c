@@ -104,6 +104,9 @@ static int64_t producer_check(bk_broker *b, bk_partition *p, bk_producers *ps,
         return -1;
     }
     if (!v.duplicate) return 0;
+    /* The original may be unflushed with nobody asking (read back from the
+     * log after a crash): acks=-1 waits for this flush. */
+    bk_partition_request_flush(b, p);
     out->BaseOffset = v.dup.first_offset;
     out->LogStartOffset = log_start;
     return v.dup.last_offset + 1;

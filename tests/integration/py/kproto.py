@@ -638,3 +638,44 @@ def delete_topics_v1(sock, corr, names, timeout_ms=10000):
         name = r.string()
         out[name] = r.i16()
     return out
+
+
+# ---------------------------------------------------------------- idempotence
+
+API_INIT_PRODUCER_ID = 22
+
+
+def init_producer_id(sock, corr, version=1, transactional_id=None, timeout_ms=60000,
+                     producer_id=-1, producer_epoch=-1):
+    """InitProducerId (v0-v1 classic, v2+ flexible; ProducerId/Epoch from
+    v3): (error_code, producer_id, producer_epoch)."""
+    flexible = version >= 2
+    if flexible:
+        body = compact_string(transactional_id) + i32(timeout_ms)
+        if version >= 3:
+            body += i64(producer_id) + i16(producer_epoch)
+        body += uvarint(0)
+        payload = header_v2(API_INIT_PRODUCER_ID, version, corr) + body
+    else:
+        payload = header_v1(API_INIT_PRODUCER_ID, version, corr) + kstring(transactional_id) \
+            + i32(timeout_ms)
+    sock.sendall(frame(payload))
+    r = read_response(sock, corr, flexible)
+    r.i32()  # throttle
+    return r.i16(), r.i64(), r.i16()
+
+
+def record_batch_idem(values, base_ts, producer_id, producer_epoch, base_sequence,
+                      transactional=False):
+    """An uncompressed v2 record batch of values (keyless, no headers) with
+    a producer id, epoch and base sequence."""
+    body = b""
+    for i, value in enumerate(values):
+        rec = i8(0) + zigzag(0) + zigzag(i) + _bytes_field(None) + _bytes_field(value) + zigzag(0)
+        body += zigzag(len(rec)) + rec
+    attrs = 0x10 if transactional else 0
+    after_crc = (i16(attrs) + i32(len(values) - 1) + i64(base_ts) + i64(base_ts)
+                 + i64(producer_id) + i16(producer_epoch) + i32(base_sequence)
+                 + i32(len(values)) + body)
+    tail = i32(-1) + i8(2) + struct.pack(">I", crc32c(after_crc)) + after_crc
+    return i64(0) + i32(len(tail)) + tail
