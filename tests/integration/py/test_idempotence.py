@@ -10,8 +10,9 @@ sockets (stdlib only; COMPAT-PITFALLS 21-23):
   a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER; a new epoch must start at
   sequence 0 and fences the old one (INVALID_PRODUCER_EPOCH); a producer the
   partition has never seen may start at any sequence;
-- after-restart (clean stop and start): resends are still deduplicated, and
-  a new batch is appended;
+- after-restart (clean stop and start): a resend of the producer's last
+  batch is still deduplicated (Kafka restores only the last batch of each
+  producer from its snapshot; brook keeps all five), a new batch is appended;
 - after-kill9 (kill -9 and start): the batch appended after the restart,
   known only from the log, is deduplicated too; the sequence goes on.
 
@@ -190,7 +191,9 @@ def after_restart(checks):
     def resend():
         wait_ready(s)
         pid = st["pid"]
-        expect_eq(send(s, st, pid, 0, 0, ["a0", "a1", "a2"]), (NONE, st["a"]), "resent A")
+        # The last batch only: Kafka's snapshot keeps one batch per producer,
+        # so it answers an older retained one with OUT_OF_ORDER after a
+        # restart (brook keeps all five).
         expect_eq(send(s, st, pid, 0, 3, ["b3", "b4"]), (NONE, st["b"]), "resent B")
         expect_eq(len(log_values(s)), st["count"], "records in the log")
         err, c = send(s, st, pid, 0, 5, ["c5"])
@@ -212,7 +215,6 @@ def after_kill9(checks):
         wait_ready(s)
         pid = st["pid"]
         expect_eq(send(s, st, pid, 0, 5, ["c5"]), (NONE, st["c"]), "resent C")
-        expect_eq(send(s, st, pid, 0, 3, ["b3", "b4"]), (NONE, st["b"]), "resent B")
         expect_eq(len(log_values(s)), st["count"], "records in the log")
         err, d = send(s, st, pid, 0, 6, ["d6"])
         expect_eq((err, d), (NONE, st["c"] + 1), "batch D")
