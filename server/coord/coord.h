@@ -60,7 +60,8 @@ typedef struct bk_goffset {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;
+    char *metadata; /* metadata_len bytes (may hold NULs), NUL-terminated */
+    int32_t metadata_len;
     int64_t commit_ms;
 } bk_goffset;
 
@@ -138,6 +139,7 @@ typedef struct bk_groups {
     uv_timer_t timer;
     bool timer_inited;
     int32_t nparts; /* partitions of __consumer_offsets */
+    bool unloaded;  /* the broker stops: no group is served any more */
 } bk_groups;
 
 bk_groups *bk_groups_new(const bk_group_limits *limits, const bk_group_ops *ops);
@@ -173,6 +175,10 @@ void bk_groups_leave_done(bk_groups *gs, bk_group *g, int left, int64_t now_ms);
 void bk_groups_tick(bk_groups *gs, int64_t now_ms);
 /* The earliest deadline of any group, INT64_MAX when none. */
 int64_t bk_groups_next_deadline(const bk_groups *gs);
+/* The coordinator stops serving (broker shutdown): waiting JoinGroup and
+ * SyncGroup requests are answered NOT_COORDINATOR, later ones too, and
+ * deadlines no longer run. */
+void bk_groups_unload(bk_groups *gs);
 
 /* ---- offsets (offsets.c) ---- */
 /* Kafka's checks for an OffsetCommit; may create a simple group (generation
@@ -181,9 +187,11 @@ int16_t bk_groups_commit_check(bk_groups *gs, const char *group_id, int32_t gene
                                const char *member_id, const char *instance_id, int16_t version,
                                int64_t now_ms, bk_group **out);
 bk_goffset *bk_group_offset_get(bk_group *g, const char *topic, int32_t partition);
-/* Stores (replaces) a committed offset. Returns 0 or BK_ENOMEM. */
+/* Stores (replaces) a committed offset; the metadata is md_len bytes
+ * (md_len < 0: a C string; metadata NULL: empty). Returns 0 or BK_ENOMEM. */
 int bk_group_offset_put(bk_group *g, const char *topic, int32_t partition, int64_t offset,
-                        int32_t leader_epoch, const char *metadata, int64_t commit_ms);
+                        int32_t leader_epoch, const char *metadata, int32_t md_len,
+                        int64_t commit_ms);
 void bk_group_offset_del(bk_group *g, bk_goffset *o);
 /* True when a member of a consumer-protocol group subscribes to topic. */
 bool bk_group_subscribed(bk_group *g, const char *topic);
@@ -204,6 +212,8 @@ void bk_group_sync_done(void *ud, void *waiter, int16_t error, const char *proto
  * when it exists. Returns 0 or -1. */
 int bk_coord_init(bk_broker *b);
 void bk_coord_free(bk_broker *b);
+/* The broker stops: answers the requests waiting in groups (bk_groups_unload). */
+void bk_coord_stop(bk_broker *b);
 /* Housekeeping: offsets retention. */
 void bk_coord_housekeeping(bk_broker *b);
 /* Re-arms the deadline timer after the state machine ran. */

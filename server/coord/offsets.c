@@ -58,10 +58,19 @@ bk_goffset *bk_group_offset_get(bk_group *g, const char *topic, int32_t partitio
 }
 
 int bk_group_offset_put(bk_group *g, const char *topic, int32_t partition, int64_t offset,
-                        int32_t leader_epoch, const char *metadata, int64_t commit_ms) {
+                        int32_t leader_epoch, const char *metadata, int32_t md_len,
+                        int64_t commit_ms) {
     bk_goffset *o = bk_group_offset_get(g, topic, partition);
-    char *md = strdup(metadata ? metadata : "");
+    /* Kafka keeps the metadata as the client sent it: librdkafka includes
+     * a trailing NUL, and reads the string back up to it. */
+    if (!metadata)
+        md_len = 0;
+    else if (md_len < 0)
+        md_len = (int32_t)strlen(metadata);
+    char *md = malloc((size_t)md_len + 1);
     if (!md) return BK_ENOMEM;
+    if (md_len) memcpy(md, metadata, (size_t)md_len);
+    md[md_len] = 0;
     if (!o) {
         o = calloc(1, sizeof *o);
         size_t n = strlen(topic);
@@ -83,6 +92,7 @@ int bk_group_offset_put(bk_group *g, const char *topic, int32_t partition, int64
     }
     free(o->metadata);
     o->metadata = md;
+    o->metadata_len = md_len;
     o->offset = offset;
     o->leader_epoch = leader_epoch;
     o->commit_ms = commit_ms;

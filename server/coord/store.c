@@ -93,7 +93,7 @@ int bk_coord_offset_value(bk_wr *w, const bk_goffset *o) {
     bk_msg_init(&bk_msg_OffsetCommitValue, &v);
     v.offset = o->offset;
     v.leaderEpoch = o->leader_epoch;
-    v.metadata = cs(o->metadata ? o->metadata : "");
+    v.metadata = o->metadata ? (bk_str){o->metadata, o->metadata_len} : BK_STR_LIT("");
     v.commitTimestamp = o->commit_ms;
     bk_wr_i16(w, 3);
     return bk_msg_encode(&bk_msg_OffsetCommitValue, 3, &v, w);
@@ -351,11 +351,10 @@ static void load_offset(bk_groups *gs, bk_str group, bk_str topic, int32_t part,
     bk_OffsetCommitValue v;
     if (ver >= 0 && ver <= 4 && !bk_msg_decode(&bk_msg_OffsetCommitValue, ver, &rd, &ar, &v)) {
         if (!g) g = bk_groups_get_or_create(gs, gid, now);
-        char *md = str_dup(v.metadata);
         if (g)
-            bk_group_offset_put(g, tn, part, v.offset, ver >= 3 ? v.leaderEpoch : -1, md,
-                                v.commitTimestamp);
-        free(md);
+            bk_group_offset_put(g, tn, part, v.offset, ver >= 3 ? v.leaderEpoch : -1,
+                                v.metadata.len > 0 ? v.metadata.ptr : "",
+                                v.metadata.len > 0 ? v.metadata.len : 0, v.commitTimestamp);
     }
     bk_arena_free(&ar);
 out:
@@ -481,6 +480,13 @@ int bk_coord_init(bk_broker *b) {
     gs->timer_inited = true;
     bk_coord_reschedule(b);
     return 0;
+}
+
+void bk_coord_stop(bk_broker *b) {
+    bk_groups *gs = b->groups;
+    if (!gs) return;
+    bk_groups_unload(gs);
+    if (gs->timer_inited) uv_timer_stop(&gs->timer);
 }
 
 void bk_coord_free(bk_broker *b) {

@@ -114,11 +114,12 @@ void bk_handle_offset_commit(bk_broker *b, bk_req *req) {
                 rp[j].ErrorCode = BK_KERR_OFFSET_METADATA_TOO_LARGE;
                 continue;
             }
-            const char *md =
-                pd->CommittedMetadata.len >= 0 ? bk_req_cstr(req, pd->CommittedMetadata) : "";
-            if (!keys || !vals || !ks || !vs || !tn || !md ||
+            bool has_md = pd->CommittedMetadata.len > 0;
+            if (!keys || !vals || !ks || !vs || !tn ||
                 bk_group_offset_put(g, tn, pd->PartitionIndex, pd->CommittedOffset,
-                                    v >= 6 ? pd->CommittedLeaderEpoch : -1, md, now)) {
+                                    v >= 6 ? pd->CommittedLeaderEpoch : -1,
+                                    has_md ? pd->CommittedMetadata.ptr : "",
+                                    has_md ? pd->CommittedMetadata.len : 0, now)) {
                 rp[j].ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
                 continue;
             }
@@ -179,7 +180,13 @@ static void fill_part(bk_req *req, bk_group *g, const char *topic, int32_t part,
     bk_goffset *o = g ? bk_group_offset_get(g, topic, part) : NULL;
     *off = o ? o->offset : -1;
     *epoch = o ? o->leader_epoch : -1;
-    *md = o ? bk_req_str(req, o->metadata ? o->metadata : "") : BK_STR_LIT("");
+    if (!o || !o->metadata || !o->metadata_len) {
+        *md = BK_STR_LIT("");
+        return;
+    }
+    char *p = bk_req_alloc(req, (size_t)o->metadata_len);
+    if (p) memcpy(p, o->metadata, (size_t)o->metadata_len);
+    *md = p ? (bk_str){p, o->metadata_len} : BK_STR_LIT("");
 }
 
 /* The topics a group has offsets for, for a fetch of all (null topics). */

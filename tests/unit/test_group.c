@@ -260,6 +260,35 @@ START_TEST(test_max_size_and_protocols) {
 }
 END_TEST
 
+/* A broker that stops answers the joins and syncs still waiting. */
+START_TEST(test_unload) {
+    waiter a, b;
+    int64_t now = 1000000;
+    bk_groups *gs = two_members(&a, &b, &now);
+    char ida[200], idb[200];
+    strcpy(ida, a.member_id);
+    strcpy(idb, b.member_id);
+    /* a rejoins: a rebalance waits for b. */
+    join(gs, &a, ida, NULL, now);
+    ck_assert(!a.done);
+    bk_groups_unload(gs);
+    ck_assert(a.done);
+    ck_assert_int_eq(a.r.error, BK_KERR_NOT_COORDINATOR);
+    ck_assert_str_eq(a.member_id, ida);
+    ck_assert_int_eq(bk_groups_next_deadline(gs), INT64_MAX);
+    /* Later requests get the same answer at once. */
+    join(gs, &b, idb, NULL, now);
+    ck_assert(b.done);
+    ck_assert_int_eq(b.r.error, BK_KERR_NOT_COORDINATOR);
+    waiter s = {0};
+    bk_groups_sync(gs, "g", 1, idb, NULL, "consumer", "range", NULL, NULL, 0, &s, now);
+    ck_assert(s.done);
+    ck_assert_int_eq(s.sync_err, BK_KERR_NOT_COORDINATOR);
+    ck_assert_int_eq(bk_groups_heartbeat(gs, "g", 1, idb, NULL, now), BK_KERR_NOT_COORDINATOR);
+    bk_groups_free(gs);
+}
+END_TEST
+
 START_TEST(test_partition_hash) {
     /* abs(javaStringHashCode) % 50, as Kafka's GroupCoordinator computes. */
     ck_assert_int_eq(bk_coord_partition_for("", 50), 0);
@@ -274,14 +303,20 @@ END_TEST
 START_TEST(test_offsets_map) {
     bk_groups *gs = mk(10);
     bk_group *g = bk_groups_get_or_create(gs, "g", 0);
-    ck_assert_int_eq(bk_group_offset_put(g, "t", 0, 5, 3, "md", 100), 0);
-    ck_assert_int_eq(bk_group_offset_put(g, "t", 1, 7, -1, "", 100), 0);
-    ck_assert_int_eq(bk_group_offset_put(g, "t", 0, 9, 4, "md2", 200), 0);
+    ck_assert_int_eq(bk_group_offset_put(g, "t", 0, 5, 3, "md", -1, 100), 0);
+    ck_assert_int_eq(bk_group_offset_put(g, "t", 1, 7, -1, "", -1, 100), 0);
+    ck_assert_int_eq(bk_group_offset_put(g, "t", 0, 9, 4, "md2", -1, 200), 0);
     ck_assert_int_eq(g->noffsets, 2);
     bk_goffset *o = bk_group_offset_get(g, "t", 0);
     ck_assert_int_eq(o->offset, 9);
     ck_assert_int_eq(o->leader_epoch, 4);
     ck_assert_str_eq(o->metadata, "md2");
+    ck_assert_int_eq(o->metadata_len, 3);
+    /* Metadata is bytes: librdkafka sends a trailing NUL and expects it back. */
+    ck_assert_int_eq(bk_group_offset_put(g, "t", 1, 8, -1, "m0\0", 3, 300), 0);
+    o = bk_group_offset_get(g, "t", 1);
+    ck_assert_int_eq(o->metadata_len, 3);
+    ck_assert_int_eq(memcmp(o->metadata, "m0\0", 3), 0);
     ck_assert_ptr_null(bk_group_offset_get(g, "t", 2));
     /* Retention: an empty group's offsets go after offsets.retention. */
     bk_groups_expire_offsets(gs, 1000, NULL, NULL, NULL);
@@ -299,6 +334,7 @@ static Suite *group_suite(void) {
     tcase_add_test(tc, test_session_expiry);
     tcase_add_test(tc, test_static_rejoin);
     tcase_add_test(tc, test_max_size_and_protocols);
+    tcase_add_test(tc, test_unload);
     tcase_add_test(tc, test_partition_hash);
     tcase_add_test(tc, test_offsets_map);
     suite_add_tcase(s, tc);
