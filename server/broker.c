@@ -143,6 +143,8 @@ void bk_broker_stop(bk_broker *b) {
     bk_logf(BK_LV_INFO, "shutting down: no new connections, finishing requests in flight");
     if (b->on_stopping) b->on_stopping(b);
     b->stop_deadline_ms = bk_mono_ms() + b->cfg->shutdown_timeout_ms;
+    /* Waiting JoinGroup / SyncGroup requests are answered now. */
+    bk_coord_stop(b);
     bk_listeners_close(b);
     bk_conn_close_all(b);
     uv_timer_stop(&b->housekeeping);

@@ -10,6 +10,7 @@
 
 #define E_NONE                        0
 #define E_COORDINATOR_NOT_AVAILABLE   15
+#define E_NOT_COORDINATOR             16
 #define E_ILLEGAL_GENERATION          22
 #define E_INCONSISTENT_GROUP_PROTOCOL 23
 #define E_INVALID_GROUP_ID            24
@@ -671,6 +672,10 @@ static void join_existing(bk_groups *gs, bk_group *g, const bk_join_req *rq, int
 
 void bk_groups_join(bk_groups *gs, const bk_join_req *rq, int64_t now_ms) {
     const char *mid = rq->member_id ? rq->member_id : "";
+    if (gs->unloaded) {
+        join_error_now(gs, rq, NULL, E_NOT_COORDINATOR, mid);
+        return;
+    }
     if (!rq->group_id || !rq->group_id[0]) {
         join_error_now(gs, rq, NULL, E_INVALID_GROUP_ID, mid);
         return;
@@ -759,7 +764,9 @@ void bk_groups_sync(bk_groups *gs, const char *group_id, int32_t generation, con
                     void *waiter, int64_t now_ms) {
     bk_group *g = bk_groups_find(gs, group_id);
     int16_t err = E_NONE;
-    if (!g || g->nmembers == 0)
+    if (gs->unloaded)
+        err = E_NOT_COORDINATOR;
+    else if (!g || g->nmembers == 0)
         err = E_UNKNOWN_MEMBER_ID;
     else if (g->state == BK_GROUP_DEAD)
         err = E_COORDINATOR_NOT_AVAILABLE;
@@ -810,6 +817,7 @@ void bk_groups_sync(bk_groups *gs, const char *group_id, int32_t generation, con
 
 int16_t bk_groups_heartbeat(bk_groups *gs, const char *group_id, int32_t generation,
                             const char *member_id, const char *instance_id, int64_t now_ms) {
+    if (gs->unloaded) return E_NOT_COORDINATOR;
     bk_group *g = bk_groups_find(gs, group_id);
     if (!g) return E_UNKNOWN_MEMBER_ID;
     if (g->state == BK_GROUP_DEAD) return E_COORDINATOR_NOT_AVAILABLE;
@@ -924,6 +932,7 @@ static void group_tick(bk_groups *gs, bk_group *g, int64_t now_ms) {
 }
 
 void bk_groups_tick(bk_groups *gs, int64_t now_ms) {
+    if (gs->unloaded) return;
     for (size_t i = 0; i < gs->by_id.cap; i++) {
         bk_group *g = gs->by_id.slots[i].val;
         if (!g || g == (void *)1) continue;
@@ -937,6 +946,7 @@ static int64_t min64(int64_t a, int64_t b) {
 
 int64_t bk_groups_next_deadline(const bk_groups *gs) {
     int64_t t = INT64_MAX;
+    if (gs->unloaded) return t;
     for (size_t i = 0; i < gs->by_id.cap; i++) {
         bk_group *g = gs->by_id.slots[i].val;
         if (!g || g == (void *)1) continue;
@@ -948,4 +958,27 @@ int64_t bk_groups_next_deadline(const bk_groups *gs) {
             t = min64(t, m->hb_deadline_ms);
     }
     return t;
+}
+
+void bk_groups_unload(bk_groups *gs) {
+    gs->unloaded = true;
+    /* As Kafka's coordinator does when it unloads a group: every JoinGroup
+     * and SyncGroup still waiting gets NOT_COORDINATOR (a join answer keeps
+     * the member id), so clients look for the coordinator again. */
+    for (size_t i = 0; i < gs->by_id.cap; i++) {
+        bk_group *g = gs->by_id.slots[i].val;
+        if (!g || g == (void *)1) continue;
+        for (bk_gmember *m = g->members; m; m = m->next) {
+            if (m->join_waiter) {
+                void *w = m->join_waiter;
+                m->join_waiter = NULL;
+                bk_join_result r = {0};
+                r.error = E_NOT_COORDINATOR;
+                r.member_id = m->id;
+                r.generation = -1;
+                gs->ops.join_done(gs->ops.ud, w, g, &r);
+            }
+            sync_answer(gs, g, m, E_NOT_COORDINATOR);
+        }
+    }
 }
