@@ -32,6 +32,7 @@ static const bk_handler handlers[] = {
     {BK_API_CREATE_TOPICS, 2, 7, 2, bk_handle_create_topics},
     {BK_API_DELETE_TOPICS, 1, 6, 1, bk_handle_delete_topics},
     {BK_API_DELETE_RECORDS, 0, 2, 0, bk_handle_delete_records},
+    {BK_API_INIT_PRODUCER_ID, 0, 5, 0, bk_handle_init_producer_id},
     {BK_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, 2, bk_handle_offset_for_leader_epoch},
     {BK_API_DESCRIBE_CONFIGS, 1, 4, 1, bk_handle_describe_configs},
     {BK_API_ALTER_CONFIGS, 0, 2, 0, bk_handle_alter_configs},

@@ -45,6 +45,8 @@ void bk_handle_alter_configs(bk_broker *b, bk_req *req);
 void bk_handle_incremental_alter_configs(bk_broker *b, bk_req *req);
 /* log_dirs.c */
 void bk_handle_describe_log_dirs(bk_broker *b, bk_req *req);
+/* producer_id.c: InitProducerId */
+void bk_handle_init_producer_id(bk_broker *b, bk_req *req);
 
 /* metadata.c: the host and port the client should use for this node. */
 void bk_advertised_for(bk_broker *b, const bk_req *req, bk_str *host, int32_t *port);
