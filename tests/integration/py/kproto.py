@@ -679,3 +679,99 @@ def record_batch_idem(values, base_ts, producer_id, producer_epoch, base_sequenc
                  + i32(len(values)) + body)
     tail = i32(-1) + i8(2) + struct.pack(">I", crc32c(after_crc)) + after_crc
     return i64(0) + i32(len(tail)) + tail
+
+
+# ---- classic groups (non-flexible versions), for test_groups_raw.py ----
+
+def kbytes(b):
+    return i32(-1) if b is None else i32(len(b)) + b
+
+
+def _reader_bytes(self):
+    n = self.i32()
+    return None if n < 0 else self.take(n)
+
+
+Reader.bytes = _reader_bytes
+
+
+def join_group_v5(sock, corr, group, member_id="", instance_id=None, session_ms=10000,
+                  rebalance_ms=10000, protocols=(("range", b"\x00\x00\x00\x00\x00\x00"),)):
+    """JoinGroup v5 -> (error, generation, protocol, leader, member_id, [member ids]).
+    None if the connection closed."""
+    body = (kstring(group) + i32(session_ms) + i32(rebalance_ms) + kstring(member_id) +
+            kstring(instance_id) + kstring("consumer") + i32(len(protocols)) +
+            b"".join(kstring(n) + kbytes(m) for n, m in protocols))
+    r = call(sock, header_v1(11, 5, corr) + body, corr)
+    return None if r is None else parse_join_group_v5(r)
+
+
+def join_group_v5_send(sock, corr, group, member_id, rebalance_ms=10000, session_ms=10000):
+    body = (kstring(group) + i32(session_ms) + i32(rebalance_ms) + kstring(member_id) +
+            kstring(None) + kstring("consumer") + i32(1) + kstring("range") +
+            kbytes(b"\x00\x00\x00\x00\x00\x00"))
+    sock.sendall(frame(header_v1(11, 5, corr) + body))
+
+
+def parse_join_group_v5(r):
+    r.i32()  # throttle
+    err, gen = r.i16(), r.i32()
+    proto, leader, mid = r.string(), r.string(), r.string()
+    members = []
+    for _ in range(r.i32()):
+        members.append(r.string())
+        r.string()
+        r.bytes()
+    return err, gen, proto, leader, mid, members
+
+
+def sync_group_v3(sock, corr, group, generation, member_id, assignments=()):
+    """SyncGroup v3 -> (error, assignment bytes)."""
+    body = (kstring(group) + i32(generation) + kstring(member_id) + kstring(None) +
+            i32(len(assignments)) + b"".join(kstring(m) + kbytes(a) for m, a in assignments))
+    r = call(sock, header_v1(14, 3, corr) + body, corr)
+    r.i32()
+    return r.i16(), r.bytes()
+
+
+def offset_commit_v7(sock, corr, group, generation, member_id, topic, offsets):
+    """OffsetCommit v7 of {partition: offset} -> {partition: error}."""
+    parts = b"".join(i32(p) + i64(o) + i32(-1) + kstring("") for p, o in sorted(offsets.items()))
+    body = (kstring(group) + i32(generation) + kstring(member_id) + kstring(None) + i32(1) +
+            kstring(topic) + i32(len(offsets)) + parts)
+    r = call(sock, header_v1(8, 7, corr) + body, corr)
+    r.i32()
+    out = {}
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            p = r.i32()
+            out[p] = r.i16()
+    return out
+
+
+def describe_group_v1(sock, corr, group):
+    """DescribeGroups v1 of one group -> (error, state, [member ids])."""
+    r = call(sock, header_v1(15, 1, corr) + i32(1) + kstring(group), corr)
+    r.i32()
+    r.i32()  # one group
+    err, _gid, state = r.i16(), r.string(), r.string()
+    r.string()
+    r.string()
+    members = []
+    for _ in range(r.i32()):
+        members.append(r.string())
+        r.string()
+        r.string()
+        r.bytes()
+        r.bytes()
+    return err, state, members
+
+
+def find_coordinator_v1(sock, corr, group):
+    """FindCoordinator v1 for a group -> (error, node id)."""
+    r = call(sock, header_v1(10, 1, corr) + kstring(group) + i8(0), corr)
+    r.i32()
+    err = r.i16()
+    r.string()
+    return err, r.i32()
