@@ -19,9 +19,12 @@
  *          --batch-records R (64 records of 1 KiB per batch)
  *          --inflight N (8 requests per connection)  --conns C (1)
  *          --rate MBPS (latency)  --fetch-kib K (1024 per partition)
+ *          --idempotent 0|1 (0): InitProducerId first, then every batch
+ *          carries the producer id, epoch and its partition's next sequence
+ *          (the CRC recomputed per batch, as a client does)
  *
- * Produce requests carry one v2 batch (uncompressed, no producer id) for one
- * partition; a connection's partitions take turns. MB/s are 10^6 bytes of
+ * Produce requests carry one v2 batch (uncompressed, no producer id unless
+ * --idempotent 1) for one partition; a connection's partitions take turns. MB/s are 10^6 bytes of
  * record batches acknowledged (or fetched), as in the other benchmarks.
  */
 #include <arpa/inet.h>
@@ -38,6 +41,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "crc32c.h"
 #include "frame.h"
 #include "gen/messages.h"
 
@@ -59,11 +63,12 @@ static struct {
     int conns;
     double rate;
     int fetch_kib;
-} opt = {"127.0.0.1", 9092, "bench", 1, 1, 5, 2048, 64, 8, 1, 0, 1024};
+    int idempotent;
+} opt = {"127.0.0.1", 9092, "bench", 1, 1, 5, 2048, 64, 8, 1, 0, 1024, 0};
 
 /* Negotiated versions; -1 when the broker does not serve the API. */
 static struct {
-    int16_t produce, fetch, metadata, list_offsets, create_topics;
+    int16_t produce, fetch, metadata, list_offsets, create_topics, init_producer_id;
 } ver;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -246,6 +251,7 @@ static void negotiate(conn *c, bk_arena *arena) {
     ver.metadata = pick(&resp, BK_API_METADATA, 4, 13);
     ver.list_offsets = pick(&resp, BK_API_LIST_OFFSETS, 1, 10);
     ver.create_topics = pick(&resp, BK_API_CREATE_TOPICS, 2, 7);
+    ver.init_producer_id = pick(&resp, BK_API_INIT_PRODUCER_ID, 0, 5);
     if (ver.produce < 0 || ver.fetch < 0 || ver.metadata < 0 || ver.list_offsets < 0)
         fail("the broker lacks Produce, Fetch, Metadata or ListOffsets in versions we speak");
 }
@@ -448,7 +454,35 @@ static double pct(const stats *s, double q) {
 typedef struct produce_frames {
     bk_wr frame[MAX_PARTS]; /* one ProduceRequest per partition, corr patched */
     size_t batch_bytes;
+    /* --idempotent: where the batch sits in each frame, the next sequence */
+    size_t batch_off[MAX_PARTS];
+    int32_t seq[MAX_PARTS];
 } produce_frames;
+
+static int64_t producer_id = BK_NO_PRODUCER_ID;
+static int16_t producer_epoch = BK_NO_PRODUCER_EPOCH;
+
+/* InitProducerId without a transactional id (retried while the broker is
+ * still getting its first block of ids, as Kafka answers at start). */
+static void init_producer_id(conn *c, bk_arena *arena) {
+    if (ver.init_producer_id < 0) fail("the broker does not serve InitProducerId");
+    for (int tries = 0;; tries++) {
+        bk_InitProducerIdRequest req;
+        bk_msg_init(&bk_msg_InitProducerIdRequest, &req);
+        req.TransactionalId = BK_STR_NULL;
+        req.TransactionTimeoutMs = 60000;
+        bk_InitProducerIdResponse resp;
+        rpc(c, BK_API_INIT_PRODUCER_ID, ver.init_producer_id, &req, &resp, arena);
+        if (!resp.ErrorCode) {
+            producer_id = resp.ProducerId;
+            producer_epoch = resp.ProducerEpoch;
+            return;
+        }
+        if (resp.ErrorCode != BK_KERR_COORDINATOR_LOAD_IN_PROGRESS || tries > 100)
+            fail("InitProducerId v%d: error %d", ver.init_producer_id, resp.ErrorCode);
+        usleep(100000);
+    }
+}
 
 static void build_produce_frames(produce_frames *pf) {
     static char value[VALUE_BYTES];
@@ -457,9 +491,9 @@ static void build_produce_frames(produce_frames *pf) {
     bk_codec_ctx *ctx = bk_codec_ctx_new();
     bk_batch_opts o = {.attributes = 0,
                        .base_timestamp = BK_NO_TIMESTAMP,
-                       .producer_id = BK_NO_PRODUCER_ID,
-                       .producer_epoch = BK_NO_PRODUCER_EPOCH,
-                       .base_sequence = BK_NO_SEQUENCE};
+                       .producer_id = producer_id,
+                       .producer_epoch = producer_epoch,
+                       .base_sequence = opt.idempotent ? 0 : BK_NO_SEQUENCE};
     bk_batch_builder bb;
     int64_t ts = (int64_t)wall_ms();
     if (bk_batch_begin(&bb, &batch, &o)) fail("batch");
@@ -493,6 +527,14 @@ static void build_produce_frames(produce_frames *pf) {
         req.TopicData.count = 1;
         bk_wr_init(&pf->frame[p], batch.len + 256);
         encode_request(&pf->frame[p], BK_API_PRODUCE, ver.produce, &req, 0);
+        /* The records field is last but for a few tagged-field bytes. */
+        size_t off = pf->frame[p].len - batch.len, stop = off > 16 ? off - 16 : 0;
+        while (off > stop && memcmp(pf->frame[p].buf + off, batch.buf, batch.len))
+            off--;
+        if (memcmp(pf->frame[p].buf + off, batch.buf, batch.len))
+            fail("batch not found in its request");
+        pf->batch_off[p] = off;
+        pf->seq[p] = 0;
     }
     bk_wr_free(&batch);
     bk_codec_ctx_free(ctx);
@@ -504,6 +546,15 @@ static void send_produce(conn *c, produce_frames *pf, double t) {
     bk_wr *f = &pf->frame[p];
     int32_t corr = next_corr++;
     bk_store_be32(f->buf + 8, (uint32_t)corr); /* size, key, version, then corr */
+    if (opt.idempotent) {
+        /* baseSequence sits at byte 53 of the batch; the CRC (byte 17)
+         * covers attributes (byte 21) to the end. */
+        uint8_t *batch = f->buf + pf->batch_off[p];
+        bk_store_be32(batch + 53, (uint32_t)pf->seq[p]);
+        bk_store_be32(batch + 17, bk_crc32c(0, batch + 21, pf->batch_bytes - 21));
+        int32_t n = opt.batch_records;
+        pf->seq[p] = pf->seq[p] > INT32_MAX - n ? n - (INT32_MAX - pf->seq[p]) - 1 : pf->seq[p] + n;
+    }
     c->out = f->buf;
     c->out_len = f->len;
     c->out_off = 0;
@@ -619,6 +670,7 @@ static void produce_loop(produce_frames *pf, stats *s, double rate_bps, double *
 
 static void report_produce(const char *what, stats *s, double el, double rate_bps) {
     qsort(s->lat, s->nlat, sizeof *s->lat, cmp_double);
+    printf("idempotent=%d\n", opt.idempotent);
     printf("mode=%s\nacks=%d\npartitions=%d\ntopic_partitions=%d\nconns=%d\ninflight=%d\n"
            "batch_bytes_each=%d\n",
            what, opt.acks, opt.partitions, meta.nparts, nconns, opt.inflight,
@@ -645,6 +697,7 @@ static int cmd_produce(int paced) {
     if (opt.inflight > MAX_INFLIGHT) opt.inflight = MAX_INFLIGHT;
     if (opt.conns > opt.partitions) opt.conns = opt.partitions;
     if (opt.conns > MAX_CONNS) opt.conns = MAX_CONNS;
+    if (opt.idempotent) init_producer_id(&boot, &arena);
     static produce_frames pf;
     build_produce_frames(&pf);
     open_load_conns();
@@ -979,7 +1032,7 @@ static void usage(void) __attribute__((noreturn));
 static void usage(void) {
     fprintf(stderr, "usage: loadgen [--broker H:P] [--topic T] [--partitions N] [--acks A]\n"
                     "  [--seconds S] [--max-mib M] [--batch-records R] [--inflight N]\n"
-                    "  [--conns C] [--rate MBPS] [--fetch-kib K]\n"
+                    "  [--conns C] [--rate MBPS] [--fetch-kib K] [--idempotent 0|1]\n"
                     "  create|produce|latency|consume|startup -- CMD...\n");
     exit(2);
 }
@@ -1005,6 +1058,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "conns")) opt.conns = atoi(v);
         else if (!strcmp(k, "rate")) opt.rate = atof(v);
         else if (!strcmp(k, "fetch-kib")) opt.fetch_kib = atoi(v);
+        else if (!strcmp(k, "idempotent")) opt.idempotent = atoi(v);
         else usage();
     }
     if (i >= argc) usage();
