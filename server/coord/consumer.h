@@ -1,0 +1,156 @@
+/* consumer.h - the KIP-848 consumer group coordinator: member epochs, the
+ * group epoch, server-side target assignment (consumer_assign.c) and the
+ * reconciliation of each member towards its target, partitions revoked
+ * from their owner before they are given to another (consumer.c). No I/O:
+ * time comes in as now_ms, topics through bk_cg_ops, so tests drive it
+ * with a fake clock. State lives in memory only (see server/README.md). */
+#ifndef BK_COORD_CONSUMER_H
+#define BK_COORD_CONSUMER_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol/buf.h"
+#include "server/server.h"
+
+/* One topic partition by topic id; sets are sorted (id, partition) arrays. */
+typedef struct bk_cgpart {
+    bk_uuid topic;
+    int32_t partition;
+} bk_cgpart;
+
+typedef struct bk_cgset {
+    bk_cgpart *v;
+    int n, cap;
+} bk_cgset;
+
+int bk_cgset_add(bk_cgset *s, const bk_uuid *topic, int32_t partition); /* 0 or BK_ENOMEM */
+bool bk_cgset_has(const bk_cgset *s, const bk_uuid *topic, int32_t partition);
+int bk_cgset_copy(bk_cgset *dst, const bk_cgset *src);
+bool bk_cgset_eq(const bk_cgset *a, const bk_cgset *b);
+void bk_cgset_free(bk_cgset *s);
+
+/* Kafka's MemberState. */
+enum { BK_CGM_STABLE, BK_CGM_UNREVOKED_PARTITIONS, BK_CGM_UNRELEASED_PARTITIONS };
+
+#define BK_CG_LEAVE_EPOCH        (-1)
+#define BK_CG_STATIC_LEAVE_EPOCH (-2)
+
+typedef struct bk_cgmember {
+    struct bk_cgmember *next;
+    char *id, *instance_id, *rack_id, *client_id, *client_host;
+    char **topics; /* subscribed topic names */
+    int ntopics;
+    char *regex; /* SubscribedTopicRegex, NULL when none */
+    regex_t re;
+    char *assignor; /* ServerAssignor, NULL: the group's default */
+    int32_t rebalance_timeout_ms;
+    int32_t epoch, prev_epoch;
+    int state;
+    bk_cgset assigned, revoking; /* what it owns; what it must give back */
+    bk_cgset target;             /* its part of the target assignment */
+    int64_t session_deadline_ms;
+    int64_t rebalance_deadline_ms; /* 0: none (not revoking) */
+} bk_cgmember;
+
+typedef struct bk_cgroup {
+    char *id;
+    int32_t epoch;        /* the group epoch */
+    int32_t assign_epoch; /* the epoch of the target assignment */
+    bk_cgmember *members;
+    int nmembers;
+    uint64_t topics_hash; /* the subscribed topics' ids and partition counts */
+    const char *assignor; /* of the last target assignment (static string) */
+} bk_cgroup;
+
+typedef struct bk_cg_ops {
+    /* A topic by name: 0 with its id and partition count, -1 when absent. */
+    int (*topic)(void *ud, const char *name, bk_uuid *id, int32_t *nparts);
+    /* Calls fn for every topic name (regex subscriptions). */
+    void (*each_topic)(void *ud, void (*fn)(void *arg, const char *name), void *arg);
+    void *ud;
+} bk_cg_ops;
+
+typedef struct bk_cg_limits {
+    int32_t heartbeat_interval_ms; /* group.consumer.heartbeat.interval.ms, 5000 */
+    int32_t session_timeout_ms;    /* group.consumer.session.timeout.ms, 45000 */
+    int32_t max_size;              /* group.consumer.max.size */
+    const char *assignors[2];      /* group.consumer.assignors; [0] is the default */
+    int nassignors;
+} bk_cg_limits;
+
+void bk_cg_limits_defaults(bk_cg_limits *l);
+
+typedef struct bk_cgroups {
+    bk_map by_id; /* bk_cgroup by id */
+    int ngroups;
+    bk_cg_limits limits;
+    bk_cg_ops ops;
+} bk_cgroups;
+
+bk_cgroups *bk_cgroups_new(const bk_cg_limits *limits, const bk_cg_ops *ops);
+void bk_cgroups_free(bk_cgroups *cgs);
+bk_cgroup *bk_cgroups_find(bk_cgroups *cgs, const char *id);
+bk_cgmember *bk_cgroup_member(bk_cgroup *cg, const char *member_id);
+/* Kafka's ConsumerGroupState names: Empty, Assigning, Reconciling, Stable. */
+const char *bk_cgroup_state_name(const bk_cgroup *cg);
+
+/* One ConsumerGroupHeartbeat. Null request fields (unchanged since the last
+ * heartbeat) are NULL / has_* false. Everything is borrowed for the call. */
+typedef struct bk_cghb_req {
+    const char *group_id, *member_id, *instance_id, *rack_id, *client_id, *client_host;
+    int32_t member_epoch, rebalance_timeout_ms;
+    const char *const *topics;
+    int ntopics;
+    bool has_topics;
+    const char *regex, *assignor;
+    const bk_cgpart *owned;
+    int nowned;
+    bool has_owned;
+    int16_t version;
+} bk_cghb_req;
+
+typedef struct bk_cghb_resp {
+    int16_t error;
+    const char *message;   /* static, NULL when none */
+    const char *member_id; /* valid until the next call */
+    int32_t member_epoch;
+    int32_t heartbeat_interval_ms;
+    const bk_cgset *assignment; /* NULL: not sent (unchanged) */
+    char new_id[40];            /* a v0 member id the coordinator made */
+} bk_cghb_resp;
+
+void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out,
+                          int64_t now_ms);
+/* Session and rebalance timeouts that passed: those members are fenced. */
+void bk_cgroups_tick(bk_cgroups *cgs, int64_t now_ms);
+int64_t bk_cgroups_next_deadline(const bk_cgroups *cgs);
+
+/* OffsetCommit / OffsetFetch checks for a consumer group (ConsumerGroup.
+ * validateOffsetCommit): 0, UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH or
+ * UNSUPPORTED_VERSION. *is_cg false: no consumer group has this id (the
+ * classic checks apply). */
+int16_t bk_cgroups_commit_check(bk_cgroups *cgs, const char *group_id, const char *member_id,
+                                int32_t member_epoch, int16_t version, bool fetch, bool *is_cg);
+
+/* ---- server-side assignors (consumer_assign.c) ---- */
+typedef struct bk_cga_topic {
+    bk_uuid id;
+    int32_t nparts;
+} bk_cga_topic;
+
+typedef struct bk_cga_member {
+    const char *id;
+    const bool *subscribed; /* one per topic */
+    const bk_cgset *prev;   /* its previous target (stickiness) */
+    bk_cgset *out;          /* filled (cleared first) */
+} bk_cga_member;
+
+/* Members sorted by id. Return 0 or BK_ENOMEM. */
+int bk_cg_assign_uniform(const bk_cga_topic *topics, int ntopics, bk_cga_member *members,
+                         int nmembers);
+int bk_cg_assign_range(const bk_cga_topic *topics, int ntopics, bk_cga_member *members,
+                       int nmembers);
+
+#endif
