@@ -5,7 +5,8 @@
  * only partitions with records, an error, or a moved high watermark / log
  * start offset. Epoch -1 closes a session. Answering session id 0 is always
  * legal (the client then sends full fetches), which is what happens when
- * the cache is full and no idle session can be evicted. */
+ * the cache is full and no idle session can be evicted. A full fetch (epoch
+ * 0 or -1) that names a session closes that session first, as in Kafka. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,6 +228,18 @@ int16_t bk_fetch_session_begin(bk_broker *b, bk_req *req, bk_fetch_ctx *ctx) {
     int32_t id = req->hdr.api_version >= 7 ? rq->SessionId : 0;
     int32_t epoch = req->hdr.api_version >= 7 ? rq->SessionEpoch : -1;
     int rc = 0;
+    if (id != 0 && (epoch == 0 || epoch == -1)) {
+        /* A full fetch naming a session closes it, as Kafka's FetchManager
+         * does: even one still answering a request (whose connection may be
+         * gone: its finish finds no session), and an unknown id is no
+         * error. Epoch 0 then opens a new session, -1 is sessionless.
+         * Clients reset a session this way after INVALID_FETCH_SESSION_EPOCH
+         * (franz-go keeps the id and sends epoch 0). */
+        struct bk_fetch_sessions *c = cache(b);
+        session *s = c ? bk_map_get(&c->by_id, &id, sizeof id) : NULL;
+        if (s) session_remove(b, s);
+        id = 0;
+    }
     if (id == 0) {
         if (epoch != 0 && epoch != -1) return BK_KERR_INVALID_FETCH_SESSION_EPOCH;
         if (epoch == 0 && !b->stopping) {
@@ -247,25 +260,20 @@ int16_t bk_fetch_session_begin(bk_broker *b, bk_req *req, bk_fetch_ctx *ctx) {
         struct bk_fetch_sessions *c = cache(b);
         session *s = c ? bk_map_get(&c->by_id, &id, sizeof id) : NULL;
         if (!s) return BK_KERR_FETCH_SESSION_ID_NOT_FOUND;
-        if (epoch == -1) { /* close it, answer this one as a full fetch */
-            if (!s->busy) session_remove(b, s);
-            rc = items_from_request(b, req, ctx);
-        } else {
-            if (epoch != s->epoch || s->busy) return BK_KERR_INVALID_FETCH_SESSION_EPOCH;
-            for (int32_t i = 0; !rc && i < rq->ForgottenTopicsData.count; i++) {
-                const bk_FetchRequest_ForgottenTopic *ft = &rq->ForgottenTopicsData.items[i];
-                bk_topic *t = req_topic(b, req, ft->Topic, &ft->TopicId);
-                const char *key = topic_key(req, t, ft->Topic, &ft->TopicId);
-                for (int32_t j = 0; key && j < ft->Partitions.count; j++)
-                    session_forget(s, key, ft->Partitions.items[j]);
-            }
-            if (!rc) rc = session_add_request(b, req, s);
-            if (!rc) rc = items_from_session(b, req, s, ctx);
-            ctx->session_id = s->id;
-            ctx->incremental = true;
-            s->busy = true;
-            s->last_used_ms = bk_mono_ms();
+        if (epoch != s->epoch || s->busy) return BK_KERR_INVALID_FETCH_SESSION_EPOCH;
+        for (int32_t i = 0; !rc && i < rq->ForgottenTopicsData.count; i++) {
+            const bk_FetchRequest_ForgottenTopic *ft = &rq->ForgottenTopicsData.items[i];
+            bk_topic *t = req_topic(b, req, ft->Topic, &ft->TopicId);
+            const char *key = topic_key(req, t, ft->Topic, &ft->TopicId);
+            for (int32_t j = 0; key && j < ft->Partitions.count; j++)
+                session_forget(s, key, ft->Partitions.items[j]);
         }
+        if (!rc) rc = session_add_request(b, req, s);
+        if (!rc) rc = items_from_session(b, req, s, ctx);
+        ctx->session_id = s->id;
+        ctx->incremental = true;
+        s->busy = true;
+        s->last_used_ms = bk_mono_ms();
     }
     if (rc) {
         ctx->n = 0;

@@ -4,7 +4,8 @@
 
 - fetch sessions (KIP-227, Fetch v12): create, incremental fetches carry only
   changed partitions, a session keeps the fetch offsets last sent, wrong
-  epoch (71), unknown id (70), forgotten topics, epoch -1 closes;
+  epoch (71), unknown id (70), forgotten topics, epoch -1 closes, a full
+  fetch (epoch 0) naming a session replaces it;
 - long poll: MaxWaitMs honoured on an empty partition, a produce from another
   connection completes a waiting fetch early;
 - KIP-74: a batch larger than both byte limits is returned whole;
@@ -269,6 +270,31 @@ def case_sessions(checks):
 
     checks.run("fetch session: incremental fetches carry a moved log start once and an error every time",
                log_start_and_errors)
+
+    def reset_session():
+        # How clients reset a session after INVALID_FETCH_SESSION_EPOCH
+        # (franz-go): the session's id with epoch 0, a full fetch. The old
+        # session is closed and a new one opened.
+        old = sess.id
+        resp = sess.fetch([(0, 2, 1 << 20), (2, 1, 1 << 20)], epoch=0, max_wait_ms=0)
+        expect_eq(resp["error"], NONE, "full fetch (epoch 0) naming the session: error")
+        expect(resp["session_id"] not in (0, old), "full fetch naming session %d: new session id %d",
+               old, resp["session_id"])
+        expect_eq(sorted(resp["order"]), [(T_SESSION, 0), (T_SESSION, 2)],
+                  "full fetch naming the session: partitions")
+        resp2 = sess.fetch([], session_id=old, epoch=sess.epoch + 1)
+        expect_eq(resp2["error"], FETCH_SESSION_ID_NOT_FOUND, "incremental fetch in the replaced session: error")
+        sess.id, sess.epoch = resp["session_id"], 0
+        got = sess.incremental()
+        expect_eq(sorted(got), [], "first incremental fetch of the new session")
+        # A full fetch with epoch -1 naming an unknown session: sessionless, no error.
+        resp = sess.fetch([(0, 2, 1 << 20)], session_id=(old + 7919) & 0x7FFFFFFF or 1, epoch=-1,
+                          max_wait_ms=0)
+        expect_eq((resp["error"], resp["session_id"], resp["order"]), (NONE, 0, [(T_SESSION, 0)]),
+                  "epoch -1 naming an unknown session: (error, session id, partitions)")
+
+    checks.run("fetch session: a full fetch (epoch 0) naming a session replaces it; epoch -1 with an "
+               "unknown id is a sessionless fetch", reset_session)
 
     def close():
         sid = sess.id
