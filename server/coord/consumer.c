@@ -734,6 +734,7 @@ oom:
 /* ---- timeouts ---- */
 
 void bk_cgroups_tick(bk_cgroups *cgs, int64_t now_ms) {
+    if (!cgs) return;
     for (size_t i = 0; i < cgs->by_id.cap; i++) {
         bk_map_slot *s = &cgs->by_id.slots[i];
         if (!s->key || !s->val) continue;

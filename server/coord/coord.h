@@ -140,6 +140,7 @@ typedef struct bk_groups {
     bool timer_inited;
     int32_t nparts; /* partitions of __consumer_offsets */
     bool unloaded;  /* the broker stops: no group is served any more */
+    struct bk_cgroups *cgroups; /* KIP-848 consumer groups (consumer.h) */
 } bk_groups;
 
 bk_groups *bk_groups_new(const bk_group_limits *limits, const bk_group_ops *ops);
@@ -234,5 +235,8 @@ int bk_coord_group_value(bk_wr *w, const bk_group *g);
 void bk_coord_persist_group(bk_broker *b, bk_group *g);
 /* Tombstones for a group and all its offsets, then removes it. */
 int16_t bk_coord_delete_group(bk_broker *b, bk_group *g);
+/* KIP-848 consumer groups (consumer_broker.c): 0 or -1. */
+int bk_coord_consumer_init(bk_broker *b);
+void bk_coord_consumer_free(bk_broker *b);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "protocol/record.h"
+#include "server/coord/consumer.h"
 #include "server/coord/coord.h"
 #include "server/handlers/handlers.h"
 
@@ -432,6 +433,7 @@ static void on_group_changed(void *ud, bk_group *g) {
 static void on_timer(uv_timer_t *t) {
     bk_broker *b = t->data;
     bk_groups_tick(b->groups, bk_now_ms());
+    bk_cgroups_tick(b->groups->cgroups, bk_now_ms());
     bk_coord_reschedule(b);
 }
 
@@ -439,6 +441,8 @@ void bk_coord_reschedule(bk_broker *b) {
     bk_groups *gs = b->groups;
     if (!gs || !gs->timer_inited || b->stopping) return;
     int64_t next = bk_groups_next_deadline(gs);
+    int64_t cg_next = bk_cgroups_next_deadline(gs->cgroups);
+    if (cg_next < next) next = cg_next;
     if (next == INT64_MAX) {
         uv_timer_stop(&gs->timer);
         return;
@@ -466,6 +470,7 @@ int bk_coord_init(bk_broker *b) {
     gs->broker = b;
     gs->nparts = cfg->offsets_topic_num_partitions > 0 ? cfg->offsets_topic_num_partitions : 50;
     b->groups = gs;
+    if (bk_coord_consumer_init(b)) return -1;
     bk_topic *t = bk_topic_find(b, BK_STR_LIT(OFFSETS_TOPIC));
     int64_t now = bk_now_ms();
     if (t) {
@@ -490,6 +495,7 @@ void bk_coord_stop(bk_broker *b) {
 }
 
 void bk_coord_free(bk_broker *b) {
+    bk_coord_consumer_free(b);
     bk_groups_free(b->groups);
     b->groups = NULL;
 }

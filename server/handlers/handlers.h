@@ -23,6 +23,9 @@ void bk_handle_leave_group(bk_broker *b, bk_req *req);
 void bk_handle_list_groups(bk_broker *b, bk_req *req);
 void bk_handle_describe_groups(bk_broker *b, bk_req *req);
 void bk_handle_delete_groups(bk_broker *b, bk_req *req);
+/* consumer_group.c: ConsumerGroupHeartbeat, ConsumerGroupDescribe (KIP-848) */
+void bk_handle_consumer_group_heartbeat(bk_broker *b, bk_req *req);
+void bk_handle_consumer_group_describe(bk_broker *b, bk_req *req);
 /* offsets_commit.c: OffsetCommit, OffsetFetch, OffsetDelete */
 void bk_handle_offset_commit(bk_broker *b, bk_req *req);
 void bk_handle_offset_fetch(bk_broker *b, bk_req *req);

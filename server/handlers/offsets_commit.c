@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/coord/consumer.h"
 #include "server/coord/coord.h"
 #include "server/handlers/handlers.h"
 
@@ -73,9 +74,18 @@ void bk_handle_offset_commit(bk_broker *b, bk_req *req) {
     int64_t now = bk_now_ms();
     bk_group *g = NULL;
     const char *gid = bk_req_cstr(req, rq->GroupId);
-    int16_t gerr = bk_groups_commit_check(
-        b->groups, gid, rq->GenerationIdOrMemberEpoch, bk_req_cstr(req, rq->MemberId),
-        rq->GroupInstanceId.len >= 0 ? bk_req_cstr(req, rq->GroupInstanceId) : NULL, v, now, &g);
+    /* A KIP-848 consumer group checks the member epoch instead; its offsets
+     * live in a classic group record of the same id, kept Empty. */
+    bool is_cg = false;
+    int16_t gerr = bk_cgroups_commit_check(b->groups->cgroups, gid, bk_req_cstr(req, rq->MemberId),
+                                           rq->GenerationIdOrMemberEpoch, v, false, &is_cg);
+    if (is_cg && !gerr && !(g = bk_groups_get_or_create(b->groups, gid, now)))
+        gerr = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    if (!is_cg)
+        gerr = bk_groups_commit_check(
+            b->groups, gid, rq->GenerationIdOrMemberEpoch, bk_req_cstr(req, rq->MemberId),
+            rq->GroupInstanceId.len >= 0 ? bk_req_cstr(req, rq->GroupInstanceId) : NULL, v, now,
+            &g);
     int32_t nt = rq->Topics.count > 0 ? rq->Topics.count : 0;
     bk_OffsetCommitResponse_OffsetCommitResponseTopic *rt =
         bk_req_array(req, &resp->Topics, nt, &bk_sd_OffsetCommitResponse_OffsetCommitResponseTopic);
@@ -273,6 +283,18 @@ void bk_handle_offset_fetch(bk_broker *b, bk_req *req) {
             req, &resp.Groups, ng, &bk_sd_OffsetFetchResponse_OffsetFetchResponseGroup);
         for (int32_t i = 0; og && i < ng; i++) {
             const bk_OffsetFetchRequest_OffsetFetchRequestGroup *rg = &rq->Groups.items[i];
+            bool is_cg = false;
+            int16_t err = v >= 9
+                              ? bk_cgroups_commit_check(
+                                    b->groups->cgroups, bk_req_cstr(req, rg->GroupId),
+                                    rg->MemberId.len >= 0 ? bk_req_cstr(req, rg->MemberId) : NULL,
+                                    rg->MemberEpoch, v, true, &is_cg)
+                              : 0;
+            if (err) {
+                og[i].GroupId = rg->GroupId;
+                og[i].ErrorCode = err;
+                continue;
+            }
             fetch_group(b, req, rg->GroupId, rg->Topics.items, rg->Topics.count, &og[i]);
         }
         bk_req_respond(b, req, &resp);
