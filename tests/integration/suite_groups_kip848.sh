@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# suite_groups_kip848.sh - KIP-848 consumer groups (ConsumerGroupHeartbeat,
+# ConsumerGroupDescribe, server-side assignment) with a client that speaks
+# them: the Java client 4.0 with group.protocol=consumer (java/Kip848IT.java:
+# join, a second member gets its share only after the first revoked it, no
+# partition owned twice, describe, commits with the member epoch, leave,
+# a broker-side regex subscription); franz-go with kgo.ServerSideBalancer()
+# (go/franz_kip848_it.go: join, a second member, revoke before assign, leave,
+# committed offsets); confluent-kafka's librdkafka with group.protocol=consumer
+# (py/test_groups_kip848_confluent.py, the same checks).
+# Run: tests/integration/suite_groups_kip848.sh  (BROOK_IT_TARGET=kafka for Kafka 4.0)
+
+IT_SUITE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$IT_SUITE_DIR/lib.sh"
+source "$IT_SUITE_DIR/client_checks.sh"
+source "$IT_SUITE_DIR/lib_py.sh"
+source "$IT_ROOT/tests/tools/clients.sh"
+
+SUITE=groups_kip848
+BUILD="$IT_ROOT/build/it/java"
+GROUP=it-k848
+
+java_ready=1
+for t in java javac; do
+    if ! command -v "$t" >/dev/null; then
+        it_skip "$SUITE: $t not found (apt-get install -y openjdk-17-jdk-headless maven)"
+        java_ready=0
+    fi
+done
+if ((java_ready)); then
+    clients_install_java >/dev/null || true
+    [[ ${CLIENTS_STATUS[java]:-} == ok ]] || { it_skip "$SUITE: kafka-clients not installed: ${CLIENTS_REASON[java]:-}"; java_ready=0; }
+fi
+if ((java_ready)); then
+    src="$IT_SUITE_DIR/java/Kip848IT.java"
+    if [[ ! -f $BUILD/Kip848IT.class || $src -nt $BUILD/Kip848IT.class ]]; then
+        mkdir -p "$BUILD"
+        if ! timeout 300 javac -nowarn -d "$BUILD" -cp "$CLIENTS_JAVA_LIBS/*" "$src" >"$BUILD/javac-kip848.log" 2>&1; then
+            it_fail "$SUITE: javac Kip848IT.java"; sed 's/^/       /' "$BUILD/javac-kip848.log"
+            java_ready=0
+        fi
+    fi
+fi
+FRANZ_BIN="$IT_ROOT/build/it/franz_kip848_it"
+franz_ready=1
+clients_install_go >/dev/null || true
+case ${CLIENTS_STATUS[go]:-} in
+    ok) ;;
+    SKIPPED) it_skip "$SUITE: ${CLIENTS_REASON[go]}"; franz_ready=0 ;;
+    *) it_fail "$SUITE: franz-go install: ${CLIENTS_REASON[go]:-unknown}"; franz_ready=0 ;;
+esac
+if ((franz_ready)); then
+    mkdir -p "$(dirname "$FRANZ_BIN")"
+    if ! (cd "$CLIENTS_GO_DIR" && env "${CLIENTS_GO_ENV[@]}" timeout 300 \
+            go build -o "$FRANZ_BIN" ../../integration/go/franz_kip848_it.go) >"$FRANZ_BIN.log" 2>&1; then
+        it_fail "$SUITE: go build franz_kip848_it.go"; sed 's/^/       /' "$FRANZ_BIN.log"
+        franz_ready=0
+    fi
+fi
+rdk_ready=1
+clients_install_python >/dev/null || true
+if [[ ${CLIENTS_STATUS[python]:-} != ok ]] || ! "$CLIENTS_PY" -c 'import confluent_kafka' 2>/dev/null; then
+    it_skip "$SUITE: confluent-kafka unavailable (${CLIENTS_REASON[python]:-not importable})"
+    rdk_ready=0
+fi
+if ((!java_ready && !franz_ready && !rdk_ready)); then
+    it_finish "$SUITE"; exit
+fi
+
+# Kafka 4.0 serves both protocols by default; say so for older defaults.
+KAFKA_EXTRA_PROPS="${KAFKA_EXTRA_PROPS:+$KAFKA_EXTRA_PROPS
+}group.coordinator.rebalance.protocols=classic,consumer"
+export KAFKA_EXTRA_PROPS
+if ! it_start; then
+    it_fail "$SUITE: broker did not start"
+    it_finish "$SUITE"; exit
+fi
+
+JFLAGS=(-Xms64m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
+if ((java_ready)); then
+    it_log "$SUITE: Kip848IT against $BOOTSTRAP"
+    it_run_checks "java kip848" 240 java "${JFLAGS[@]}" -cp "$BUILD:$CLIENTS_JAVA_LIBS/*" Kip848IT "$BOOTSTRAP" "$GROUP"
+fi
+if ((franz_ready)); then
+    it_log "$SUITE: franz_kip848_it against $BOOTSTRAP"
+    it_run_checks "franz-go kip848" 240 "$FRANZ_BIN" "$BOOTSTRAP"
+fi
+if ((rdk_ready)); then
+    it_log "$SUITE: test_groups_kip848_confluent.py against $BOOTSTRAP"
+    it_py 150 "$CLIENTS_PY" test_groups_kip848_confluent.py "$BOOTSTRAP"
+fi
+
+it_finish "$SUITE"
