@@ -42,6 +42,8 @@ static const bk_handler handlers[] = {
     {BK_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 0, bk_handle_incremental_alter_configs},
     {BK_API_OFFSET_DELETE, 0, 0, 0, bk_handle_offset_delete},
     {BK_API_DESCRIBE_CLUSTER, 0, 2, 0, bk_handle_describe_cluster},
+    {BK_API_CONSUMER_GROUP_HEARTBEAT, 0, 1, 0, bk_handle_consumer_group_heartbeat},
+    {BK_API_CONSUMER_GROUP_DESCRIBE, 0, 1, 0, bk_handle_consumer_group_describe},
     {BK_API_DESCRIBE_TOPIC_PARTITIONS, 0, 0, 0, bk_handle_describe_topic_partitions},
 };
 

@@ -25,7 +25,7 @@ START_TEST(test_handler_table) {
     const bk_handler *p = bk_handler_find(BK_API_PRODUCE);
     ck_assert_int_eq(p->advertised_min, 0);
     ck_assert_int_eq(p->min_version, 3);
-    ck_assert_ptr_null(bk_handler_find(BK_API_CONSUMER_GROUP_HEARTBEAT)); /* not implemented: not advertised */
+    ck_assert_ptr_null(bk_handler_find(BK_API_SHARE_GROUP_HEARTBEAT)); /* not implemented: not advertised */
 }
 END_TEST
 
