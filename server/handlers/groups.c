@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/coord/consumer.h"
 #include "server/coord/coord.h"
 #include "server/handlers/handlers.h"
 #include "server/net/net.h"
@@ -109,6 +110,16 @@ void bk_handle_join_group(bk_broker *b, bk_req *req) {
     jr.nprotos = n;
     jr.version = req->hdr.api_version;
     jr.waiter = req;
+    /* A KIP-848 consumer group with members: classic members cannot join it
+     * (Kafka's consumer.migration.policy upgrade path is not implemented). */
+    bk_cgroup *cg = b->groups->cgroups ? bk_cgroups_find(b->groups->cgroups, jr.group_id) : NULL;
+    if (cg && cg->nmembers > 0) {
+        bk_join_result r = {.error = BK_KERR_INCONSISTENT_GROUP_PROTOCOL,
+                            .member_id = jr.member_id,
+                            .generation = -1};
+        bk_group_join_done(b, req, NULL, &r);
+        return;
+    }
     bk_groups_join(b->groups, &jr, bk_now_ms());
     bk_coord_reschedule(b);
 }
