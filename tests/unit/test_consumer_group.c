@@ -88,7 +88,8 @@ static bk_cghb_resp hb(bk_cgroups *cgs, client *c, int64_t now, bool full) {
         /* The client takes the assignment as it is (revoking what is not in it). */
         if (r.assignment) {
             c->nowned = r.assignment->n;
-            memcpy(c->owned, r.assignment->v, (size_t)r.assignment->n * sizeof *c->owned);
+            if (r.assignment->n)
+                memcpy(c->owned, r.assignment->v, (size_t)r.assignment->n * sizeof *c->owned);
         }
     }
     return r;
@@ -349,7 +350,7 @@ START_TEST(test_random_churn) {
     client cs[6];
     bool in[6] = {false};
     for (int i = 0; i < 6; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "m%d", i);
         mkclient(&cs[i], id, i % 2 ? "t" : "u");
     }
