@@ -9,6 +9,7 @@
 #   make fuzz       bounded libFuzzer run of every fuzz target (FUZZ_SECONDS each)
 #   make bench      benchmarks (tests/bench), figures beside the machine's own limits
 #   make bench-broker  brookd against Apache Kafka under the same loads
+#   make bench-groups  consumer group rebalance times and offset commit rates, brookd and Kafka
 #   make regen      regenerate protocol/gen from the Kafka JSON specs
 #   make api-table  refresh README.md's table of APIs from the codec's own table
 #   make deps       install the Debian packages brook needs (apt, as root or via sudo)
@@ -198,6 +199,13 @@ $(BUILD)/bench/rdk_perf: LDLIBS += -lrdkafka
 .PHONY: bench-broker
 bench-broker: check-deps $(BROOKD) $(BROKER_BENCH_BIN)
 	@tests/bench/broker.sh $(BUILD)
+
+# Consumer groups on brookd and Apache Kafka 4.0 side by side: rebalance time
+# of 20 members over 100 partitions when one joins, offset commits per second
+# (tests/bench/groups.sh with a franz-go driver; build/bench-groups.md).
+.PHONY: bench-groups
+bench-groups: check-deps $(BROOKD)
+	@tests/bench/groups.sh $(BUILD)
 
 regen:
 	$(PYTHON) protocol/codegen/bkgen.py --specs $(SPECS) --out protocol/gen
