@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # client_checks.sh - run a client check program and count its checks in the
-# harness (source after lib.sh). Used by suite_java.sh, suite_kafkajs.sh,
-# suite_franz.sh and suite_librdkafka_c.sh.
+# harness (source after lib.sh), and build a Java check class. Used by the
+# Java suites, suite_kafkajs.sh, suite_franz.sh and suite_librdkafka_c.sh.
 #
 # A check program prints one line per check:
 #   ok NAME               -> it_pass "PREFIX: NAME"
@@ -33,4 +33,35 @@ it_run_checks() {
         printf '%s\n' "$out" | grep -v '^ok \|^SKIP ' | tail -n 40 | sed 's/^/       /'
     fi
     [[ $fails -eq 0 ]]
+}
+
+# it_java_prepare SUITE CLASS: java, javac and mvn are there, kafka-clients
+# 4.0 is installed (clients.sh, source it first), and java/CLASS.java is
+# compiled into build/it/java (again when the source is newer). Reports a
+# missing toolchain as SKIPPED and a compile error as a failure itself;
+# returns 0 when CLASS can run (-cp "$IT_JAVA_BUILD:$CLIENTS_JAVA_LIBS/*").
+IT_JAVA_BUILD=$IT_ROOT/build/it/java
+it_java_prepare() {
+    local suite=$1 cls=$2 t src log
+    for t in java javac mvn; do
+        if ! command -v "$t" >/dev/null; then
+            it_skip "$suite: $t not found (apt-get install -y openjdk-17-jdk-headless maven)"
+            return 1
+        fi
+    done
+    clients_install_java >/dev/null || true
+    if [[ ${CLIENTS_STATUS[java]:-} != ok ]]; then
+        it_skip "$suite: kafka-clients not installed: ${CLIENTS_REASON[java]:-}"
+        return 1
+    fi
+    src="$IT_ROOT/tests/integration/java/$cls.java"
+    log="$IT_JAVA_BUILD/javac-$cls.log"
+    if [[ ! -f $IT_JAVA_BUILD/$cls.class || $src -nt $IT_JAVA_BUILD/$cls.class ]]; then
+        mkdir -p "$IT_JAVA_BUILD"
+        if ! timeout 300 javac -nowarn -d "$IT_JAVA_BUILD" -cp "$CLIENTS_JAVA_LIBS/*" "$src" >"$log" 2>&1; then
+            it_fail "$suite: javac $cls.java"
+            sed 's/^/       /' "$log"
+            return 1
+        fi
+    fi
 }

@@ -12,34 +12,15 @@ source "$IT_SUITE_DIR/client_checks.sh"
 source "$IT_ROOT/tests/tools/clients.sh"
 
 SUITE=groups_java
-BUILD="$IT_ROOT/build/it/java"
+BUILD=$IT_JAVA_BUILD
 GROUP=it-jgroup
 
-java_ready=1
-for t in java javac mvn; do
-    if ! command -v "$t" >/dev/null; then
-        it_skip "$SUITE: $t not found (apt-get install -y openjdk-17-jdk-headless maven)"
-        java_ready=0
-    fi
-done
-if ((java_ready)); then
-    clients_install_java >/dev/null || true
-    [[ ${CLIENTS_STATUS[java]:-} == ok ]] || { it_skip "$SUITE: kafka-clients not installed: ${CLIENTS_REASON[java]:-}"; java_ready=0; }
-fi
+java_ready=0
+it_java_prepare "$SUITE" GroupsIT && java_ready=1
 cli_ready=$java_ready
 if ((java_ready)) && ! kafka_install >/dev/null; then
     it_skip "$SUITE: Kafka 4.0 jars (CLI tools) could not be installed into .cache/kafka-4.0.0"
     cli_ready=0
-fi
-if ((java_ready)); then
-    src="$IT_SUITE_DIR/java/GroupsIT.java"
-    if [[ ! -f $BUILD/GroupsIT.class || $src -nt $BUILD/GroupsIT.class ]]; then
-        mkdir -p "$BUILD"
-        if ! timeout 300 javac -nowarn -d "$BUILD" -cp "$CLIENTS_JAVA_LIBS/*" "$src" >"$BUILD/javac-groups.log" 2>&1; then
-            it_fail "$SUITE: javac GroupsIT.java"; sed 's/^/       /' "$BUILD/javac-groups.log"
-            java_ready=0; cli_ready=0
-        fi
-    fi
 fi
 if ((!java_ready)); then
     it_finish "$SUITE"; exit

@@ -28,33 +28,14 @@ source "$IT_SUITE_DIR/client_checks.sh"
 source "$IT_ROOT/tests/tools/clients.sh"
 
 SUITE=java
-BUILD="$IT_ROOT/build/it/java"
+BUILD=$IT_JAVA_BUILD
 
-java_ready=1
-for t in java javac mvn; do
-    if ! command -v "$t" >/dev/null; then
-        it_skip "$SUITE: $t not found (apt-get install -y openjdk-17-jdk-headless maven)"
-        java_ready=0
-    fi
-done
-if ((java_ready)); then
-    clients_install_java >/dev/null || true
-    [[ ${CLIENTS_STATUS[java]:-} == ok ]] || { it_skip "$SUITE: kafka-clients not installed: ${CLIENTS_REASON[java]:-}"; java_ready=0; }
-fi
+java_ready=0
+it_java_prepare "$SUITE" JavaClientIT && java_ready=1
 cli_ready=$java_ready
 if ((java_ready)) && ! kafka_install >/dev/null; then
     it_skip "$SUITE: Kafka 4.0 jars (CLI tools) could not be installed into .cache/kafka-4.0.0"
     cli_ready=0
-fi
-if ((java_ready)); then
-    src="$IT_SUITE_DIR/java/JavaClientIT.java"
-    if [[ ! -f $BUILD/JavaClientIT.class || $src -nt $BUILD/JavaClientIT.class ]]; then
-        mkdir -p "$BUILD"
-        if ! timeout 300 javac -nowarn -d "$BUILD" -cp "$CLIENTS_JAVA_LIBS/*" "$src" >"$BUILD/javac.log" 2>&1; then
-            it_fail "$SUITE: javac JavaClientIT.java"; sed 's/^/       /' "$BUILD/javac.log"
-            java_ready=0
-        fi
-    fi
 fi
 
 if ! it_start; then

@@ -17,29 +17,10 @@ source "$IT_SUITE_DIR/client_checks.sh"
 source "$IT_ROOT/tests/tools/clients.sh"
 
 SUITE=java_idempotence
-BUILD="$IT_ROOT/build/it/java"
+BUILD=$IT_JAVA_BUILD
 
-java_ready=1
-for t in java javac mvn; do
-    if ! command -v "$t" >/dev/null; then
-        it_skip "$SUITE: $t not found (apt-get install -y openjdk-17-jdk-headless maven)"
-        java_ready=0
-    fi
-done
-if ((java_ready)); then
-    clients_install_java >/dev/null || true
-    [[ ${CLIENTS_STATUS[java]:-} == ok ]] || { it_skip "$SUITE: kafka-clients not installed: ${CLIENTS_REASON[java]:-}"; java_ready=0; }
-fi
-if ((java_ready)); then
-    src="$IT_SUITE_DIR/java/JavaIdempotenceIT.java"
-    if [[ ! -f $BUILD/JavaIdempotenceIT.class || $src -nt $BUILD/JavaIdempotenceIT.class ]]; then
-        mkdir -p "$BUILD"
-        if ! timeout 300 javac -nowarn -d "$BUILD" -cp "$CLIENTS_JAVA_LIBS/*" "$src" >"$BUILD/javac-idem.log" 2>&1; then
-            it_fail "$SUITE: javac JavaIdempotenceIT.java"; sed 's/^/       /' "$BUILD/javac-idem.log"
-            java_ready=0
-        fi
-    fi
-fi
+java_ready=0
+it_java_prepare "$SUITE" JavaIdempotenceIT && java_ready=1
 if ((!java_ready)); then
     it_finish "$SUITE"; exit $?
 fi
