@@ -65,3 +65,24 @@ it_java_prepare() {
         fi
     fi
 }
+
+# it_go_prepare SUITE PROG: franz-go's module is installed (clients.sh) and
+# go/PROG.go is built into build/it/PROG. Reports a missing toolchain as
+# SKIPPED and an install or build error as a failure itself; returns 0 when
+# build/it/PROG can run.
+it_go_prepare() {
+    local suite=$1 prog=$2 bin="$IT_ROOT/build/it/$2"
+    clients_install_go >/dev/null || true
+    case ${CLIENTS_STATUS[go]:-} in
+        ok) ;;
+        SKIPPED) it_skip "$suite: ${CLIENTS_REASON[go]}"; return 1 ;;
+        *) it_fail "$suite: franz-go install: ${CLIENTS_REASON[go]:-unknown}"; return 1 ;;
+    esac
+    mkdir -p "$(dirname "$bin")"
+    if ! (cd "$CLIENTS_GO_DIR" && env "${CLIENTS_GO_ENV[@]}" timeout 300 \
+            go build -o "$bin" "../../integration/go/$prog.go") >"$bin.log" 2>&1; then
+        it_fail "$suite: go build $prog.go"
+        sed 's/^/       /' "$bin.log"
+        return 1
+    fi
+}

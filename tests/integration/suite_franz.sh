@@ -24,22 +24,8 @@ source "$IT_ROOT/tests/tools/clients.sh"
 
 SUITE=franz
 BIN="$IT_ROOT/build/it/franz_it"
-ready=1
-
-clients_install_go >/dev/null || true
-case ${CLIENTS_STATUS[go]:-} in
-    ok) ;;
-    SKIPPED) it_skip "$SUITE: ${CLIENTS_REASON[go]}"; ready=0 ;;
-    *) it_fail "$SUITE: franz-go install: ${CLIENTS_REASON[go]:-unknown}"; ready=0 ;;
-esac
-if ((ready)); then
-    mkdir -p "$(dirname "$BIN")"
-    if ! (cd "$CLIENTS_GO_DIR" && env "${CLIENTS_GO_ENV[@]}" timeout 300 \
-            go build -o "$BIN" ../../integration/go/franz_it.go) >"$BIN.log" 2>&1; then
-        it_fail "$SUITE: go build franz_it.go"; sed 's/^/       /' "$BIN.log"
-        ready=0
-    fi
-fi
+ready=0
+it_go_prepare "$SUITE" franz_it && ready=1
 
 if ! it_start; then
     it_fail "$SUITE: broker did not start"

@@ -17,46 +17,14 @@ source "$IT_SUITE_DIR/lib_py.sh"
 source "$IT_ROOT/tests/tools/clients.sh"
 
 SUITE=groups_kip848
-BUILD="$IT_ROOT/build/it/java"
+BUILD=$IT_JAVA_BUILD
 GROUP=it-k848
 
-java_ready=1
-for t in java javac; do
-    if ! command -v "$t" >/dev/null; then
-        it_skip "$SUITE: $t not found (apt-get install -y openjdk-17-jdk-headless maven)"
-        java_ready=0
-    fi
-done
-if ((java_ready)); then
-    clients_install_java >/dev/null || true
-    [[ ${CLIENTS_STATUS[java]:-} == ok ]] || { it_skip "$SUITE: kafka-clients not installed: ${CLIENTS_REASON[java]:-}"; java_ready=0; }
-fi
-if ((java_ready)); then
-    src="$IT_SUITE_DIR/java/Kip848IT.java"
-    if [[ ! -f $BUILD/Kip848IT.class || $src -nt $BUILD/Kip848IT.class ]]; then
-        mkdir -p "$BUILD"
-        if ! timeout 300 javac -nowarn -d "$BUILD" -cp "$CLIENTS_JAVA_LIBS/*" "$src" >"$BUILD/javac-kip848.log" 2>&1; then
-            it_fail "$SUITE: javac Kip848IT.java"; sed 's/^/       /' "$BUILD/javac-kip848.log"
-            java_ready=0
-        fi
-    fi
-fi
+java_ready=0
+it_java_prepare "$SUITE" Kip848IT && java_ready=1
 FRANZ_BIN="$IT_ROOT/build/it/franz_kip848_it"
-franz_ready=1
-clients_install_go >/dev/null || true
-case ${CLIENTS_STATUS[go]:-} in
-    ok) ;;
-    SKIPPED) it_skip "$SUITE: ${CLIENTS_REASON[go]}"; franz_ready=0 ;;
-    *) it_fail "$SUITE: franz-go install: ${CLIENTS_REASON[go]:-unknown}"; franz_ready=0 ;;
-esac
-if ((franz_ready)); then
-    mkdir -p "$(dirname "$FRANZ_BIN")"
-    if ! (cd "$CLIENTS_GO_DIR" && env "${CLIENTS_GO_ENV[@]}" timeout 300 \
-            go build -o "$FRANZ_BIN" ../../integration/go/franz_kip848_it.go) >"$FRANZ_BIN.log" 2>&1; then
-        it_fail "$SUITE: go build franz_kip848_it.go"; sed 's/^/       /' "$FRANZ_BIN.log"
-        franz_ready=0
-    fi
-fi
+franz_ready=0
+it_go_prepare "$SUITE" franz_kip848_it && franz_ready=1
 rdk_ready=1
 clients_install_python >/dev/null || true
 if [[ ${CLIENTS_STATUS[python]:-} != ok ]] || ! "$CLIENTS_PY" -c 'import confluent_kafka' 2>/dev/null; then
