@@ -120,14 +120,52 @@ static void member_free(bk_cgmember *m) {
     free(m);
 }
 
+static void gone_free(bk_cgroup *cg) {
+    for (int i = 0; i < cg->ngone; i++)
+        free(cg->gone[i]);
+    free(cg->gone);
+    cg->gone = NULL;
+    cg->ngone = cg->gone_cap = 0;
+}
+
 static void group_free(bk_cgroup *cg) {
     while (cg->members) {
         bk_cgmember *m = cg->members;
         cg->members = m->next;
         member_free(m);
     }
+    gone_free(cg);
     free(cg->id);
     free(cg);
+}
+
+void bk_cgroups_remove(bk_cgroups *cgs, bk_cgroup *cg) {
+    bk_map_del(&cgs->by_id, cg->id, strlen(cg->id));
+    cgs->ngroups--;
+    group_free(cg);
+}
+
+void bk_cgroup_changes_done(bk_cgroup *cg) {
+    gone_free(cg);
+    cg->dirty = cg->dirty_epoch = cg->dirty_assign = cg->dirty_topics = false;
+    for (bk_cgmember *m = cg->members; m; m = m->next)
+        m->dirty_meta = m->dirty_target = m->dirty_current = false;
+}
+
+/* A member's records must be tombstoned (it left, or a static member came
+ * back under a new id). On allocation failure the tombstones are lost and
+ * the records of a member that no longer exists are ignored at load. */
+static void gone_add(bk_cgroup *cg, const char *id) {
+    cg->dirty = true;
+    if (cg->ngone == cg->gone_cap) {
+        int cap = cg->gone_cap ? cg->gone_cap * 2 : 4;
+        char **v = realloc(cg->gone, (size_t)cap * sizeof *v);
+        if (!v) return;
+        cg->gone = v;
+        cg->gone_cap = cap;
+    }
+    char *c = strdup(id);
+    if (c) cg->gone[cg->ngone++] = c;
 }
 
 void bk_cgroups_free(bk_cgroups *cgs) {
@@ -144,13 +182,14 @@ bk_cgroup *bk_cgroups_find(bk_cgroups *cgs, const char *id) {
     return id ? bk_map_get(&cgs->by_id, id, strlen(id)) : NULL;
 }
 
-static bk_cgroup *group_create(bk_cgroups *cgs, const char *id) {
+static bk_cgroup *group_create(bk_cgroups *cgs, const char *id, int64_t now_ms) {
     bk_cgroup *cg = calloc(1, sizeof *cg);
     if (!cg || !(cg->id = strdup(id))) {
         free(cg);
         return NULL;
     }
     cg->assignor = cgs->limits.assignors[0];
+    cg->empty_ms = now_ms;
     if (bk_map_put(&cgs->by_id, cg->id, strlen(cg->id), cg)) {
         group_free(cg);
         return NULL;
@@ -179,9 +218,7 @@ const char *bk_cgroup_state_name(const bk_cgroup *cg) {
     return "Stable";
 }
 
-/* Removes a member (left, fenced or expired): its partitions become free
- * and the group epoch moves so a new target assignment is computed. */
-static void member_remove(bk_cgroup *cg, bk_cgmember *m) {
+static void member_unlink(bk_cgroup *cg, bk_cgmember *m) {
     for (bk_cgmember **pp = &cg->members; *pp; pp = &(*pp)->next) {
         if (*pp == m) {
             *pp = m->next;
@@ -189,8 +226,17 @@ static void member_remove(bk_cgroup *cg, bk_cgmember *m) {
         }
     }
     cg->nmembers--;
-    cg->epoch++;
     member_free(m);
+}
+
+/* Removes a member (left, fenced or expired): its partitions become free
+ * and the group epoch moves so a new target assignment is computed. */
+static void member_remove(bk_cgroup *cg, bk_cgmember *m, int64_t now_ms) {
+    gone_add(cg, m->id);
+    member_unlink(cg, m);
+    cg->epoch++;
+    cg->dirty = cg->dirty_epoch = true;
+    if (!cg->nmembers) cg->empty_ms = now_ms;
 }
 
 /* ---- subscriptions ---- */
@@ -350,7 +396,9 @@ static int compute_target(bk_cgroups *cgs, bk_cgroup *cg, const topic_tab *tab) 
         bk_cgset tmp = m->target;
         m->target = *ms[i].out;
         *ms[i].out = tmp;
+        if (!bk_cgset_eq(&m->target, ms[i].out)) m->dirty_target = true;
     }
+    cg->dirty = cg->dirty_assign = true;
 done:
     for (i = 0; outs && i < nm; i++)
         bk_cgset_free(&outs[i]);
@@ -543,6 +591,38 @@ static int replace_str(char **dst, const char *src) {
     return 0;
 }
 
+/* A field the request set (src not NULL) that differs: replaced, and the
+ * member's metadata must be written again. */
+static int update_str(bk_cgmember *m, char **dst, const char *src) {
+    if (!src || (*dst && !strcmp(*dst, src))) return 0;
+    m->dirty_meta = true;
+    return replace_str(dst, src);
+}
+
+/* What a CurrentMemberAssignment record holds, to see whether it changed. */
+typedef struct current_state {
+    int32_t epoch, prev_epoch;
+    int state;
+    bk_cgset assigned, revoking;
+} current_state;
+
+static int current_save(current_state *c, const bk_cgmember *m) {
+    *c = (current_state){m->epoch, m->prev_epoch, m->state, {0}, {0}};
+    if (bk_cgset_copy(&c->assigned, &m->assigned) || bk_cgset_copy(&c->revoking, &m->revoking))
+        return BK_ENOMEM;
+    return 0;
+}
+
+static bool current_changed(const current_state *c, const bk_cgmember *m) {
+    return c->epoch != m->epoch || c->prev_epoch != m->prev_epoch || c->state != m->state ||
+           !bk_cgset_eq(&c->assigned, &m->assigned) || !bk_cgset_eq(&c->revoking, &m->revoking);
+}
+
+static void current_free(current_state *c) {
+    bk_cgset_free(&c->assigned);
+    bk_cgset_free(&c->revoking);
+}
+
 static bool same_topics(const bk_cgmember *m, const bk_cghb_req *rq) {
     if (m->ntopics != rq->ntopics) return false;
     for (int i = 0; i < rq->ntopics; i++) {
@@ -572,7 +652,7 @@ static int set_topics(bk_cgmember *m, const bk_cghb_req *rq) {
     return 0;
 }
 
-static void leave(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out) {
+static void leave(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out, int64_t now_ms) {
     bk_cgroup *cg = bk_cgroups_find(cgs, rq->group_id);
     bk_cgmember *m = cg ? bk_cgroup_member(cg, rq->member_id) : NULL;
     if (cg && rq->instance_id) {
@@ -598,9 +678,10 @@ static void leave(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out) {
          * or the same instance comes back. */
         set_epoch(m, BK_CG_STATIC_LEAVE_EPOCH);
         m->revoking.n = 0;
+        m->dirty_current = cg->dirty = true;
         return;
     }
-    member_remove(cg, m);
+    member_remove(cg, m, now_ms);
 }
 
 void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out,
@@ -608,7 +689,7 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
     memset(out, 0, sizeof *out);
     if (validate(cgs, rq, out)) return;
     if (rq->member_epoch < 0) {
-        leave(cgs, rq, out);
+        leave(cgs, rq, out, now_ms);
         return;
     }
     bool join = rq->member_epoch == 0;
@@ -651,17 +732,21 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
         fail(out, BK_KERR_GROUP_MAX_SIZE_REACHED, "The consumer group is full.");
         return;
     }
-    if (!cg && !(cg = group_create(cgs, rq->group_id))) {
+    if (!cg && !(cg = group_create(cgs, rq->group_id, now_ms))) {
         fail(out, BK_KERR_COORDINATOR_NOT_AVAILABLE, NULL);
         return;
     }
     bool bump = false;
     bk_cgset before = {0};
+    current_state cur = {0};
     if (replaced) {
-        /* The static member is back under a new id: same partitions. */
+        /* The static member is back under a new id: same partitions. The
+         * old id's records go, the new id's are written in full. */
+        gone_add(cg, replaced->id);
         if (replace_str(&replaced->id, mid)) goto oom;
         set_epoch(replaced, replaced->prev_epoch);
         m = replaced;
+        m->dirty_meta = m->dirty_target = m->dirty_current = true;
     } else if (!m) {
         m = calloc(1, sizeof *m);
         if (!m || !(m->id = strdup(mid))) {
@@ -672,31 +757,36 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
         m->next = cg->members;
         cg->members = m;
         cg->nmembers++;
+        m->dirty_meta = true;
         bump = true;
     }
+    if (current_save(&cur, m)) goto oom;
     if (join && m->epoch == BK_CG_STATIC_LEAVE_EPOCH) set_epoch(m, m->prev_epoch);
     if (bk_cgset_copy(&before, &m->assigned)) goto oom;
-    if (rq->instance_id && replace_str(&m->instance_id, rq->instance_id)) goto oom;
-    if (rq->rack_id && replace_str(&m->rack_id, rq->rack_id)) goto oom;
-    if (rq->rebalance_timeout_ms != -1) m->rebalance_timeout_ms = rq->rebalance_timeout_ms;
-    if (rq->client_id && replace_str(&m->client_id, rq->client_id)) goto oom;
-    if (rq->client_host && replace_str(&m->client_host, rq->client_host)) goto oom;
+    if (update_str(m, &m->instance_id, rq->instance_id)) goto oom;
+    if (update_str(m, &m->rack_id, rq->rack_id)) goto oom;
+    if (rq->rebalance_timeout_ms != -1 && rq->rebalance_timeout_ms != m->rebalance_timeout_ms) {
+        m->rebalance_timeout_ms = rq->rebalance_timeout_ms;
+        m->dirty_meta = true;
+    }
+    if (update_str(m, &m->client_id, rq->client_id)) goto oom;
+    if (update_str(m, &m->client_host, rq->client_host)) goto oom;
     if (rq->assignor && (!m->assignor || strcmp(m->assignor, rq->assignor))) {
-        if (replace_str(&m->assignor, rq->assignor)) goto oom;
+        if (update_str(m, &m->assignor, rq->assignor)) goto oom;
         bump = true;
     }
     if (rq->has_topics && !same_topics(m, rq)) {
         if (set_topics(m, rq)) goto oom;
-        bump = true;
+        m->dirty_meta = bump = true;
     }
     if (rq->regex && rq->regex[0] && (!m->regex || strcmp(m->regex, rq->regex))) {
         if (set_regex(m, rq->regex)) goto oom; /* validate() compiled it */
-        bump = true;
+        m->dirty_meta = bump = true;
     } else if (rq->regex && !rq->regex[0] && m->regex) {
         regfree(&m->re);
         free(m->regex);
         m->regex = NULL;
-        bump = true;
+        m->dirty_meta = bump = true;
     }
     /* The subscribed topics' metadata (new partitions, a topic created or
      * deleted, a regex matching a new topic) also moves the epoch. */
@@ -705,9 +795,12 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
     uint64_t h = tab_hash(&tab);
     if (h != cg->topics_hash) {
         cg->topics_hash = h;
-        bump = true;
+        cg->dirty_topics = bump = true;
     }
-    if (bump) cg->epoch++;
+    if (bump) {
+        cg->epoch++;
+        cg->dirty = cg->dirty_epoch = true;
+    }
     if (cg->epoch > cg->assign_epoch) {
         int rc = compute_target(cgs, cg, &tab);
         if (rc) {
@@ -718,6 +811,9 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
     }
     tab_free(&tab);
     if (reconcile(cg, m, rq, now_ms)) goto oom;
+    if (current_changed(&cur, m)) m->dirty_current = true;
+    if (m->dirty_meta || m->dirty_current || m->dirty_target) cg->dirty = true;
+    current_free(&cur);
     m->session_deadline_ms = now_ms + cgs->limits.session_timeout_ms;
     out->member_id = m->id;
     out->member_epoch = m->epoch;
@@ -728,6 +824,7 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
     return;
 oom:
     bk_cgset_free(&before);
+    current_free(&cur);
     fail(out, BK_KERR_UNKNOWN_SERVER_ERROR, "out of memory");
 }
 
@@ -744,7 +841,7 @@ void bk_cgroups_tick(bk_cgroups *cgs, int64_t now_ms) {
             bk_cgmember *next = m->next;
             if (m->session_deadline_ms <= now_ms ||
                 (m->rebalance_deadline_ms && m->rebalance_deadline_ms <= now_ms))
-                member_remove(cg, m);
+                member_remove(cg, m, now_ms);
             m = next;
         }
     }
@@ -783,4 +880,94 @@ int16_t bk_cgroups_commit_check(bk_cgroups *cgs, const char *group_id, const cha
     if (!fetch && version < 9) return BK_KERR_UNSUPPORTED_VERSION;
     if (member_epoch != m->epoch) return BK_KERR_STALE_MEMBER_EPOCH;
     return 0;
+}
+
+/* ---- loading ---- */
+
+bk_cgroup *bk_cgroups_restore_group(bk_cgroups *cgs, const char *id) {
+    bk_cgroup *cg = bk_cgroups_find(cgs, id);
+    return cg ? cg : group_create(cgs, id, 0);
+}
+
+bk_cgmember *bk_cgroup_restore_member(bk_cgroup *cg, const char *member_id) {
+    bk_cgmember *m = bk_cgroup_member(cg, member_id);
+    if (m) return m;
+    m = calloc(1, sizeof *m);
+    if (!m || !(m->id = strdup(member_id))) {
+        free(m);
+        return NULL;
+    }
+    m->rebalance_timeout_ms = 300000;
+    m->next = cg->members;
+    cg->members = m;
+    cg->nmembers++;
+    return m;
+}
+
+void bk_cgroup_restore_drop(bk_cgroup *cg, bk_cgmember *m) {
+    member_unlink(cg, m);
+}
+
+int16_t bk_cgmember_restore_regex(bk_cgmember *m, const char *regex) {
+    if (!regex || !regex[0]) {
+        if (m->regex) regfree(&m->re);
+        free(m->regex);
+        m->regex = NULL;
+        return 0;
+    }
+    return set_regex(m, regex);
+}
+
+int bk_cgmember_restore_topics(bk_cgmember *m, const char *const *topics, int n) {
+    bk_cghb_req rq = {0};
+    rq.topics = topics;
+    rq.ntopics = n;
+    return set_topics(m, &rq);
+}
+
+/* The hash is the one the group had when the record was written, so a
+ * topic change while the broker was down moves the epoch at the next
+ * heartbeat, as it would have live. */
+int bk_cgroup_restore_topics(bk_cgroup *cg, const char *const *names, const bk_uuid *ids,
+                             const int32_t *nparts, int n) {
+    topic_tab tab = {0};
+    if (n > 0 && !(tab.v = calloc((size_t)n, sizeof *tab.v))) return BK_ENOMEM;
+    for (int i = 0; i < n; i++)
+        tab.v[tab.n++] = (topic_ent){(char *)names[i], ids[i], nparts[i]};
+    if (tab.n > 1) qsort(tab.v, (size_t)tab.n, sizeof *tab.v, ent_cmp);
+    cg->topics_hash = tab_hash(&tab);
+    free(tab.v);
+    return 0;
+}
+
+int bk_cgroup_each_topic(bk_cgroups *cgs, bk_cgroup *cg,
+                         void (*fn)(void *ud, const char *name, const bk_uuid *id, int32_t nparts),
+                         void *ud) {
+    topic_tab tab;
+    if (group_topics(cgs, cg, &tab)) return BK_ENOMEM;
+    for (int i = 0; i < tab.n; i++)
+        fn(ud, tab.v[i].name, &tab.v[i].id, tab.v[i].nparts);
+    tab_free(&tab);
+    return 0;
+}
+
+void bk_cgroups_restore_done(bk_cgroups *cgs, int64_t now_ms) {
+    for (size_t i = 0; i < cgs->by_id.cap; i++) {
+        bk_map_slot *s = &cgs->by_id.slots[i];
+        if (!s->key || !s->val) continue;
+        bk_cgroup *cg = s->val;
+        bk_cgmember *m = cg->members;
+        while (m) {
+            bk_cgmember *next = m->next;
+            if (!m->loaded_meta) member_unlink(cg, m);
+            m = next;
+        }
+        for (m = cg->members; m; m = m->next) {
+            m->session_deadline_ms = now_ms + cgs->limits.session_timeout_ms;
+            m->rebalance_deadline_ms =
+                m->state == BK_CGM_UNREVOKED_PARTITIONS ? now_ms + m->rebalance_timeout_ms : 0;
+        }
+        if (!cg->nmembers) cg->empty_ms = now_ms;
+        bk_cgroup_changes_done(cg);
+    }
 }

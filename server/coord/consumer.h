@@ -3,7 +3,9 @@
  * reconciliation of each member towards its target, partitions revoked
  * from their owner before they are given to another (consumer.c). No I/O:
  * time comes in as now_ms, topics through bk_cg_ops, so tests drive it
- * with a fake clock. State lives in memory only (see server/README.md). */
+ * with a fake clock. Every change is flagged on the group and its members
+ * (dirty_*, gone) so consumer_store.c can write it to __consumer_offsets
+ * in Kafka's record formats and read it back at start. */
 #ifndef BK_COORD_CONSUMER_H
 #define BK_COORD_CONSUMER_H
 
@@ -52,6 +54,10 @@ typedef struct bk_cgmember {
     bk_cgset target;             /* its part of the target assignment */
     int64_t session_deadline_ms;
     int64_t rebalance_deadline_ms; /* 0: none (not revoking) */
+    /* Not yet persisted: ConsumerGroupMemberMetadata, ...TargetAssignmentMember,
+     * ...CurrentMemberAssignment. */
+    bool dirty_meta, dirty_target, dirty_current;
+    bool loaded_meta; /* loading: its metadata record was seen */
 } bk_cgmember;
 
 typedef struct bk_cgroup {
@@ -62,6 +68,12 @@ typedef struct bk_cgroup {
     int nmembers;
     uint64_t topics_hash; /* the subscribed topics' ids and partition counts */
     const char *assignor; /* of the last target assignment (static string) */
+    int64_t empty_ms;     /* when the last member went (or the group was made) */
+    /* Not yet persisted: the group epoch, the target assignment epoch, and
+     * the members removed (their records get tombstones). */
+    bool dirty, dirty_epoch, dirty_assign, dirty_topics;
+    char **gone;
+    int ngone, gone_cap;
 } bk_cgroup;
 
 typedef struct bk_cg_ops {
@@ -95,6 +107,30 @@ bk_cgroup *bk_cgroups_find(bk_cgroups *cgs, const char *id);
 bk_cgmember *bk_cgroup_member(bk_cgroup *cg, const char *member_id);
 /* Kafka's ConsumerGroupState names: Empty, Assigning, Reconciling, Stable. */
 const char *bk_cgroup_state_name(const bk_cgroup *cg);
+/* Removes and frees a group (DeleteGroups, expiry, a classic join). */
+void bk_cgroups_remove(bk_cgroups *cgs, bk_cgroup *cg);
+/* The existing topics the members subscribe to, by name: fn for each. */
+int bk_cgroup_each_topic(bk_cgroups *cgs, bk_cgroup *cg,
+                         void (*fn)(void *ud, const char *name, const bk_uuid *id, int32_t nparts),
+                         void *ud);
+/* The changes were persisted: clears the dirty flags and the gone list. */
+void bk_cgroup_changes_done(bk_cgroup *cg);
+
+/* ---- loading from __consumer_offsets (consumer_store.c drives these) ---- */
+/* Finds or creates a group, or a member by id, without flagging changes. */
+bk_cgroup *bk_cgroups_restore_group(bk_cgroups *cgs, const char *id);
+bk_cgmember *bk_cgroup_restore_member(bk_cgroup *cg, const char *member_id);
+/* Drops a member whose records were tombstoned (no epoch change). */
+void bk_cgroup_restore_drop(bk_cgroup *cg, bk_cgmember *m);
+/* A member's subscription from its metadata record; 0 or a Kafka error. */
+int16_t bk_cgmember_restore_regex(bk_cgmember *m, const char *regex);
+int bk_cgmember_restore_topics(bk_cgmember *m, const char *const *topics, int n);
+/* The subscribed topics' hash from a ConsumerGroupPartitionMetadata record. */
+int bk_cgroup_restore_topics(bk_cgroup *cg, const char *const *names, const bk_uuid *ids,
+                             const int32_t *nparts, int n);
+/* After the last record: members without metadata go, sessions and
+ * revocation timers start at now_ms, and nothing is left flagged. */
+void bk_cgroups_restore_done(bk_cgroups *cgs, int64_t now_ms);
 
 /* One ConsumerGroupHeartbeat. Null request fields (unchanged since the last
  * heartbeat) are NULL / has_* false. Everything is borrowed for the call. */

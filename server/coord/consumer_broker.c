@@ -72,3 +72,19 @@ void bk_coord_consumer_free(bk_broker *b) {
     bk_cgroups_free(b->groups->cgroups);
     b->groups->cgroups = NULL;
 }
+
+void bk_coord_consumer_expire(bk_broker *b, int64_t now_ms) {
+    bk_groups *gs = b->groups;
+    bk_cgroups *cgs = gs ? gs->cgroups : NULL;
+    if (!cgs || gs->unloaded) return;
+    for (size_t i = 0; i < cgs->by_id.cap; i++) {
+        bk_map_slot *s = &cgs->by_id.slots[i];
+        if (!s->key || !s->val) continue;
+        bk_cgroup *cg = s->val;
+        if (cg->nmembers || now_ms - cg->empty_ms < gs->limits.offsets_retention_ms) continue;
+        bk_group *g = bk_groups_find(gs, cg->id);
+        if (g && (g->noffsets || g->nmembers)) continue;
+        bk_logf(BK_LV_INFO, "consumer group %s: empty with no offsets, deleted", cg->id);
+        bk_coord_consumer_delete(b, cg); /* the map slot is emptied, not moved */
+    }
+}

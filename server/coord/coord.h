@@ -138,8 +138,8 @@ typedef struct bk_groups {
     struct bk_broker *broker;
     uv_timer_t timer;
     bool timer_inited;
-    int32_t nparts; /* partitions of __consumer_offsets */
-    bool unloaded;  /* the broker stops: no group is served any more */
+    int32_t nparts;             /* partitions of __consumer_offsets */
+    bool unloaded;              /* the broker stops: no group is served any more */
     struct bk_cgroups *cgroups; /* KIP-848 consumer groups (consumer.h) */
 } bk_groups;
 
@@ -238,5 +238,19 @@ int16_t bk_coord_delete_group(bk_broker *b, bk_group *g);
 /* KIP-848 consumer groups (consumer_broker.c): 0 or -1. */
 int bk_coord_consumer_init(bk_broker *b);
 void bk_coord_consumer_free(bk_broker *b);
+/* Empty consumer groups with no offsets left, `offsets.retention.minutes`
+ * after they became empty, are deleted (consumer_broker.c). */
+void bk_coord_consumer_expire(bk_broker *b, int64_t now_ms);
+/* Their records in __consumer_offsets (consumer_store.c): writes what the
+ * state machine flagged as changed in one group, or in all. */
+struct bk_cgroup;
+void bk_coord_consumer_persist(bk_broker *b, struct bk_cgroup *cg);
+void bk_coord_consumer_persist_all(bk_broker *b);
+/* Tombstones for every record of the group, then removes it (its offsets
+ * are the caller's). Returns 0 or a Kafka error code. */
+int16_t bk_coord_consumer_delete(bk_broker *b, struct bk_cgroup *cg);
+/* Loading: one record whose key version is kv (3-8); false when kv is not
+ * a consumer group record. */
+bool bk_coord_consumer_load(bk_groups *gs, int16_t kv, bk_rd *key, bk_bytes value);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/coord/consumer.h"
 #include "server/coord/coord.h"
 
 int16_t bk_groups_commit_check(bk_groups *gs, const char *group_id, int32_t generation,
@@ -139,6 +140,10 @@ void bk_groups_expire_offsets(bk_groups *gs, int64_t now_ms,
     for (size_t i = 0; i < gs->by_id.cap; i++) {
         bk_group *g = gs->by_id.slots[i].val;
         if (!g || g == (void *)1 || g->state != BK_GROUP_EMPTY) continue;
+        /* The offsets of a consumer group with members (they live in the
+         * classic object of the same id) do not expire. */
+        bk_cgroup *cg = gs->cgroups ? bk_cgroups_find(gs->cgroups, g->id) : NULL;
+        if (cg && cg->nmembers) continue;
         for (size_t j = 0; j < g->offsets.cap; j++) {
             bk_goffset *o = g->offsets.slots[j].val;
             if (!o || o == (void *)1) continue;

@@ -377,6 +377,8 @@ static void load_record(bk_groups *gs, const bk_record *rec, int64_t now) {
         bk_GroupMetadataKey k;
         if (!bk_msg_decode(&bk_msg_GroupMetadataKey, 2, &rd, &ar, &k))
             load_group(gs, k.group, rec->value, now);
+    } else {
+        bk_coord_consumer_load(gs, kv, &rd, rec->value);
     }
     bk_arena_free(&ar);
 }
@@ -434,6 +436,7 @@ static void on_timer(uv_timer_t *t) {
     bk_broker *b = t->data;
     bk_groups_tick(b->groups, bk_now_ms());
     bk_cgroups_tick(b->groups->cgroups, bk_now_ms());
+    bk_coord_consumer_persist_all(b);
     bk_coord_reschedule(b);
 }
 
@@ -476,8 +479,9 @@ int bk_coord_init(bk_broker *b) {
     if (t) {
         for (int32_t i = 0; i < t->nparts; i++)
             if (t->parts[i]->log) load_partition(b, t->parts[i], now);
-        bk_logf(BK_LV_INFO, "group coordinator: loaded %d group(s) from %s", gs->ngroups,
-                OFFSETS_TOPIC);
+        bk_cgroups_restore_done(gs->cgroups, now);
+        bk_logf(BK_LV_INFO, "group coordinator: loaded %d classic and %d consumer group(s) from %s",
+                gs->ngroups, gs->cgroups->ngroups, OFFSETS_TOPIC);
     }
     /* Loading must not write: the group_changed hook is armed after it. */
     uv_timer_init(b->loop, &gs->timer);
@@ -522,5 +526,7 @@ static void expire_group(void *ud, bk_group *g) {
 
 void bk_coord_housekeeping(bk_broker *b) {
     if (!b->groups) return;
-    bk_groups_expire_offsets(b->groups, bk_now_ms(), expire_one, expire_group, b);
+    int64_t now = bk_now_ms();
+    bk_groups_expire_offsets(b->groups, now, expire_one, expire_group, b);
+    bk_coord_consumer_expire(b, now);
 }

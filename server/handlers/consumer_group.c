@@ -106,8 +106,11 @@ void bk_handle_consumer_group_heartbeat(bk_broker *b, bk_req *req) {
             !bk_cgroups_find(b->groups->cgroups, hr.group_id))
             out = (bk_cghb_resp){.error = BK_KERR_GROUP_ID_NOT_FOUND,
                                  .message = "The group is not a consumer group."};
-        else
+        else {
             bk_cgroups_heartbeat(b->groups->cgroups, &hr, &out, bk_now_ms());
+            bk_cgroup *cg = bk_cgroups_find(b->groups->cgroups, hr.group_id);
+            if (cg) bk_coord_consumer_persist(b, cg);
+        }
     }
     resp.ErrorCode = out.error;
     if (out.message) resp.ErrorMessage = bk_req_str(req, out.message);

@@ -111,12 +111,17 @@ void bk_handle_join_group(bk_broker *b, bk_req *req) {
     jr.version = req->hdr.api_version;
     jr.waiter = req;
     /* A KIP-848 consumer group with members: classic members cannot join it
-     * (Kafka's consumer.migration.policy upgrade path is not implemented). */
+     * (Kafka's consumer.migration.policy upgrade path is not implemented).
+     * An empty one is deleted and the id becomes a classic group, as Kafka
+     * does; its committed offsets stay. */
     bk_cgroup *cg = b->groups->cgroups ? bk_cgroups_find(b->groups->cgroups, jr.group_id) : NULL;
-    if (cg && cg->nmembers > 0) {
-        bk_join_result r = {.error = BK_KERR_INCONSISTENT_GROUP_PROTOCOL,
-                            .member_id = jr.member_id,
-                            .generation = -1};
+    int16_t cerr = 0;
+    if (cg && cg->nmembers > 0)
+        cerr = BK_KERR_INCONSISTENT_GROUP_PROTOCOL;
+    else if (cg && (cerr = bk_coord_consumer_delete(b, cg)))
+        cerr = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    if (cerr) {
+        bk_join_result r = {.error = cerr, .member_id = jr.member_id, .generation = -1};
         bk_group_join_done(b, req, NULL, &r);
         return;
     }
@@ -203,17 +208,40 @@ static bool filter_has(bk_str *items, int32_t n, const char *s) {
     return false;
 }
 
+/* The KIP-848 consumer group of this id, if there is one. */
+static bk_cgroup *consumer_group(bk_broker *b, const char *id) {
+    return b->groups->cgroups && id ? bk_cgroups_find(b->groups->cgroups, id) : NULL;
+}
+
 void bk_handle_list_groups(bk_broker *b, bk_req *req) {
     const bk_ListGroupsRequest *rq = req->body;
     bk_ListGroupsResponse resp;
     bk_msg_init(&bk_msg_ListGroupsResponse, &resp);
     bk_groups *gs = b->groups;
+    bk_cgroups *cgs = gs->cgroups;
+    int32_t total = gs->ngroups + (cgs ? cgs->ngroups : 0);
     bk_ListGroupsResponse_ListedGroup *out =
-        bk_req_array(req, &resp.Groups, gs->ngroups, &bk_sd_ListGroupsResponse_ListedGroup);
+        bk_req_array(req, &resp.Groups, total, &bk_sd_ListGroupsResponse_ListedGroup);
     int32_t k = 0;
+    for (size_t i = 0; out && cgs && i < cgs->by_id.cap; i++) {
+        bk_map_slot *s = &cgs->by_id.slots[i];
+        if (!s->key || !s->val) continue;
+        bk_cgroup *cg = s->val;
+        const char *st = bk_cgroup_state_name(cg);
+        if (!filter_has(rq->StatesFilter.items, rq->StatesFilter.count, st)) continue;
+        if (!filter_has(rq->TypesFilter.items, rq->TypesFilter.count, "consumer")) continue;
+        out[k].GroupId = bk_req_str(req, cg->id);
+        out[k].ProtocolType = BK_STR_LIT("consumer");
+        out[k].GroupState = bk_req_str(req, st);
+        out[k].GroupType = BK_STR_LIT("consumer");
+        k++;
+    }
     for (size_t i = 0; out && i < gs->by_id.cap; i++) {
         bk_group *g = gs->by_id.slots[i].val;
         if (!g || g == (void *)1) continue;
+        /* The offsets of a consumer group live in a classic group object
+         * of the same id: the id is listed once, as the consumer group. */
+        if (consumer_group(b, g->id)) continue;
         const char *st = bk_group_state_name(g->state);
         if (!filter_has(rq->StatesFilter.items, rq->StatesFilter.count, st)) continue;
         if (!filter_has(rq->TypesFilter.items, rq->TypesFilter.count, "classic")) continue;
@@ -241,14 +269,18 @@ void bk_handle_describe_groups(bk_broker *b, bk_req *req) {
         d->ProtocolType = BK_STR_LIT("");
         d->ProtocolData = BK_STR_LIT("");
         d->AuthorizedOperations = INT32_MIN;
-        bk_group *g = bk_groups_find(b->groups, bk_req_cstr(req, rq->Groups.items[i]));
-        if (!g || g->state == BK_GROUP_DEAD) {
+        const char *gid = bk_req_cstr(req, rq->Groups.items[i]);
+        bk_group *g = bk_groups_find(b->groups, gid);
+        bool consumer = consumer_group(b, gid) != NULL;
+        if (!g || g->state == BK_GROUP_DEAD || consumer) {
+            /* Kafka describes only classic groups here; a consumer group's
+             * id is answered as not found (ConsumerGroupDescribe has it). */
             d->GroupState = BK_STR_LIT("Dead");
             if (v >= 6) {
                 d->ErrorCode = BK_KERR_GROUP_ID_NOT_FOUND;
-                d->ErrorMessage =
-                    bk_req_strf(req, "Group %.*s not found.", (int)rq->Groups.items[i].len,
-                                rq->Groups.items[i].ptr);
+                d->ErrorMessage = bk_req_strf(
+                    req, consumer ? "Group %.*s is not a classic group." : "Group %.*s not found.",
+                    (int)rq->Groups.items[i].len, rq->Groups.items[i].ptr);
             }
             continue;
         }
@@ -289,7 +321,17 @@ void bk_handle_delete_groups(bk_broker *b, bk_req *req) {
         bk_req_array(req, &resp.Results, n, &bk_sd_DeleteGroupsResponse_DeletableGroupResult);
     for (int32_t i = 0; out && i < n; i++) {
         out[i].GroupId = rq->GroupsNames.items[i];
-        bk_group *g = bk_groups_find(b->groups, bk_req_cstr(req, rq->GroupsNames.items[i]));
+        const char *gid = bk_req_cstr(req, rq->GroupsNames.items[i]);
+        bk_group *g = bk_groups_find(b->groups, gid);
+        bk_cgroup *cg = consumer_group(b, gid);
+        if (cg) {
+            /* A consumer group: its records, then its offsets. */
+            if (cg->nmembers)
+                out[i].ErrorCode = BK_KERR_NON_EMPTY_GROUP;
+            else if (!(out[i].ErrorCode = bk_coord_consumer_delete(b, cg)) && g)
+                out[i].ErrorCode = bk_coord_delete_group(b, g);
+            continue;
+        }
         if (!g || g->state == BK_GROUP_DEAD)
             out[i].ErrorCode = BK_KERR_GROUP_ID_NOT_FOUND;
         else if (g->state != BK_GROUP_EMPTY)
