@@ -1,0 +1,83 @@
+/* sim.h - deterministic simulation of Raft groups: seeded network, disks, clocks and crashes. */
+#ifndef BK_SIM_H
+#define BK_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "replication/raft.h"
+
+#define SIM_NODES_MAX 6
+#define SIM_ENT_MAX   48 /* batches in one APPEND (append_offsets_max + the straddling one) */
+#define SIM_MSGS_MAX  4096
+#define SIM_FLUSH_MAX 32
+
+/* A batch in a simulated log; id names its payload (unique per proposal). */
+typedef struct sim_entry {
+    int64_t base, last;
+    int32_t term;
+    uint32_t id;
+} sim_entry;
+
+typedef struct sim_log {
+    sim_entry *e;
+    int n, cap;
+    int64_t start;
+    int32_t start_term;
+} sim_log;
+
+typedef struct sim_flush {
+    int64_t cap; /* lowered by truncations while the flush runs */
+    int64_t at;
+} sim_flush;
+
+typedef struct sim_node {
+    int32_t id;
+    int up;
+    int voter;
+    bk_raft r;
+    sim_log log;
+    int64_t durable; /* end of the prefix that survives a crash */
+    int32_t p_term, p_vote;
+    sim_flush fl[SIM_FLUSH_MAX];
+    int n_fl;
+    int64_t last_commit; /* commit must never go back while running */
+    int64_t tick_period, next_tick;
+    int64_t disk_min, disk_max;
+    int64_t down_until;
+} sim_node;
+
+typedef struct sim_msg {
+    int64_t at;
+    bk_raft_msg m;
+    uint32_t n;
+    sim_entry ents[SIM_ENT_MAX];
+} sim_msg;
+
+typedef struct sim_opts {
+    uint64_t seed;
+    int faults;         /* 0: perfect network and disks, no crashes */
+    int trace;          /* print every event */
+    void *trace_out;    /* FILE * for the trace; NULL: stdout */
+    int64_t fault_time; /* time units with faults */
+    int64_t heal_time;  /* time units after the heal in which a commit must happen */
+    int n_nodes;        /* voters; 0: 3 or 5 from the seed */
+    int learner;        /* -1: from the seed; 0/1: add a non-voting member */
+    int propose_pct;    /* chance per time unit that the leader proposes */
+    int bench;          /* no checks (benchmarks of the core alone) */
+} sim_opts;
+
+typedef struct sim_stats {
+    uint64_t steps;
+    int64_t committed_offsets;
+    int64_t committed_batches;
+    int32_t max_term;
+    int64_t time;
+    uint64_t msgs, dropped;
+    int crashes, partitions, snapshots, truncations;
+} sim_stats;
+
+/* Runs one seed. Returns 0, or -1 with `why` saying which property broke. */
+int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len);
+
+#endif

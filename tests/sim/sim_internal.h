@@ -1,0 +1,64 @@
+/* sim_internal.h - the simulated world shared by the cluster driver and the invariant checks. */
+#ifndef BK_SIM_INTERNAL_H
+#define BK_SIM_INTERNAL_H
+
+#include "sim.h"
+
+/* What the checks remember about a batch ever written anywhere: keyed by
+ * (base, term), the batch must always be the same one with the same
+ * predecessor (induction gives Log Matching). */
+typedef struct sim_seen {
+    int64_t base, last, prev_base;
+    int32_t term, prev_term;
+    uint32_t id;
+    uint8_t used;
+} sim_seen;
+
+#define SIM_SEEN_BITS 17
+
+typedef struct sim {
+    sim_opts o;
+    uint64_t rng;
+    int64_t now;
+    int n; /* members (voters first, then the learner if any) */
+    int n_voters;
+    sim_node nodes[SIM_NODES_MAX];
+    bk_raft_config cfg;
+    sim_msg *msgs;
+    int n_msgs;
+    uint8_t blocked[SIM_NODES_MAX][SIM_NODES_MAX];
+    int healed;
+    /* fault knobs, drawn from the seed */
+    int loss_pct, dup_pct, delay_max, crash_pct, part_pct, slow_pct, retain_pct;
+    int64_t part_until;
+    /* checks */
+    int32_t *leader_of; /* by term */
+    int32_t terms_cap;
+    sim_seen *seen;
+    sim_log committed; /* every entry any node ever saw committed */
+    uint32_t next_id;
+    int64_t proposed_after_heal; /* end of the first batch proposed after the heal, or -1 */
+    int failed;
+    char *why;
+    size_t why_len;
+    sim_stats *st;
+    bk_raft_out out;
+} sim;
+
+/* sim_check.c */
+void sim_fail(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sim_trace(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sim_checks_init(sim *s);
+void sim_checks_free(sim *s);
+void sim_check_appended(sim *s, sim_node *nd, int from_idx);
+void sim_check_leader(sim *s, sim_node *nd);
+void sim_check_commit(sim *s, sim_node *nd, int64_t old_commit, int64_t commit);
+
+/* sim_cluster.c: log helpers */
+int sim_log_find(const sim_log *l, int64_t off); /* index of the batch holding off, or -1 */
+int64_t sim_log_end(const sim_log *l);
+int32_t sim_log_term_before(const sim_log *l, int idx);
+int sim_log_push(sim_log *l, sim_entry e);
+int sim_quorum(const sim *s);
+
+#endif
