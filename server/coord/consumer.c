@@ -505,18 +505,11 @@ static int16_t fail(bk_cghb_resp *out, int16_t err, const char *msg) {
     return err;
 }
 
-/* RE2J syntax is approximated by POSIX extended regexps, anchored at both
- * ends as Kafka matches whole names. */
+/* Kafka's RE2J syntax, translated to POSIX (consumer_regex.c). */
 static int16_t set_regex(bk_cgmember *m, const char *regex) {
     if (m->regex && !strcmp(m->regex, regex)) return 0;
-    size_t n = strlen(regex);
-    char *anch = malloc(n + 5);
-    if (!anch) return BK_KERR_UNKNOWN_SERVER_ERROR;
-    snprintf(anch, n + 5, "^(%s)$", regex);
     regex_t re;
-    int rc = regcomp(&re, anch, REG_EXTENDED | REG_NOSUB);
-    free(anch);
-    if (rc) return BK_KERR_INVALID_REGULAR_EXPRESSION;
+    if (bk_cg_regex_compile(&re, regex)) return BK_KERR_INVALID_REGULAR_EXPRESSION;
     char *copy = strdup(regex);
     if (!copy) {
         regfree(&re);

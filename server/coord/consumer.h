@@ -170,6 +170,11 @@ int64_t bk_cgroups_next_deadline(const bk_cgroups *cgs);
 int16_t bk_cgroups_commit_check(bk_cgroups *cgs, const char *group_id, const char *member_id,
                                 int32_t member_epoch, int16_t version, bool fetch, bool *is_cg);
 
+/* A subscription regex in Kafka's (RE2J) syntax compiled to match whole
+ * topic names (consumer_regex.c): 0, or -1 when invalid or using RE2
+ * features POSIX regexps lack. */
+int bk_cg_regex_compile(regex_t *re, const char *re2);
+
 /* ---- server-side assignors (consumer_assign.c) ---- */
 typedef struct bk_cga_topic {
     bk_uuid id;

@@ -390,6 +390,125 @@ START_TEST(test_random_churn) {
 }
 END_TEST
 
+/* Kafka's RE2J patterns, translated for POSIX: whole-name matches. */
+START_TEST(test_regex_re2) {
+    static const struct {
+        const char *re, *name;
+        int want; /* 1 match, 0 no match, -1 refused */
+    } cases[] = {
+        {"orders-\\d+", "orders-12", 1},
+        {"orders-\\d+", "orders-1a", 0},
+        {"orders-\\d+", "xorders-1", 0}, /* whole names only */
+        {"a\\.b", "a.b", 1},
+        {"a\\.b", "axb", 0},
+        {"[\\w.-]+-log", "web.front-end-log", 1},
+        {"[\\w.-]+-log", "web front-log", 0},
+        {"\\D+", "abc", 1},
+        {"\\D+", "a1", 0},
+        {"(?:eu|us)-\\w+", "eu-orders", 1},
+        {"(?:eu|us)-\\w+", "ap-orders", 0},
+        {"(?i)ORDERS.*", "orders-x", 1},
+        {"t.*?x", "tabx", 1},
+        {"[^\\]]+", "a]b", 0},
+        {"[\\]a]+", "]a]", 1},
+        {"\\s", " ", 1},
+        {"(unclosed", "x", -1},
+        {"\\p{L}+", "x", -1},
+        {"(?P<n>x)", "x", -1},
+        {"a\\bc", "x", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        regex_t re;
+        int rc = bk_cg_regex_compile(&re, cases[i].re);
+        if (cases[i].want < 0) {
+            ck_assert_msg(rc != 0, "%s should be refused", cases[i].re);
+            continue;
+        }
+        ck_assert_msg(rc == 0, "%s refused", cases[i].re);
+        bool m = regexec(&re, cases[i].name, 0, NULL, 0) == 0;
+        ck_assert_msg(m == (cases[i].want == 1), "%s on %s: %d", cases[i].re, cases[i].name, m);
+        regfree(&re);
+    }
+}
+END_TEST
+
+/* What changed is flagged for persistence, and only that. */
+START_TEST(test_changes_flagged) {
+    bk_cgroups *cgs = mk("t", 4);
+    client a;
+    mkclient(&a, "A", "t");
+    ck_assert_int_eq(hb(cgs, &a, 1000, true).error, 0);
+    bk_cgroup *cg = bk_cgroups_find(cgs, "g");
+    bk_cgmember *ma = bk_cgroup_member(cg, "A");
+    ck_assert(cg->dirty && cg->dirty_epoch && cg->dirty_assign && cg->dirty_topics);
+    ck_assert(ma->dirty_meta && ma->dirty_target && ma->dirty_current);
+    bk_cgroup_changes_done(cg);
+    /* A heartbeat that changes nothing writes nothing. */
+    ck_assert_int_eq(hb(cgs, &a, 2000, false).error, 0);
+    ck_assert(!cg->dirty && !ma->dirty_meta && !ma->dirty_current && !ma->dirty_target);
+    /* A second member: a new epoch and target; A must give back half. */
+    client b;
+    mkclient(&b, "B", "t");
+    ck_assert_int_eq(hb(cgs, &b, 3000, true).error, 0);
+    ck_assert(cg->dirty && cg->dirty_epoch && cg->dirty_assign && !cg->dirty_topics);
+    ck_assert(ma->dirty_target && !ma->dirty_meta);
+    bk_cgroup_changes_done(cg);
+    ck_assert_int_eq(hb(cgs, &a, 3100, false).error, 0);
+    ck_assert(ma->dirty_current && !ma->dirty_target && !cg->dirty_epoch);
+    bk_cgroup_changes_done(cg);
+    /* Leaving: the member's records are owed tombstones. */
+    b.epoch = BK_CG_LEAVE_EPOCH;
+    ck_assert_int_eq(hb(cgs, &b, 3200, false).error, 0);
+    ck_assert_int_eq(cg->ngone, 1);
+    ck_assert_str_eq(cg->gone[0], "B");
+    ck_assert(cg->dirty_epoch);
+    bk_cgroups_free(cgs);
+}
+END_TEST
+
+/* A group rebuilt through the restore calls (as from its records) lets its
+ * members carry on at their epochs. */
+START_TEST(test_restore) {
+    bk_cgroups *cgs = mk("t", 4);
+    client a;
+    mkclient(&a, "A", "t");
+    ck_assert_int_eq(hb(cgs, &a, 1000, true).error, 0);
+    bk_cgroup *cg = bk_cgroups_find(cgs, "g");
+    bk_cgmember *ma = bk_cgroup_member(cg, "A");
+
+    bk_cgroups *re = mk("t", 4);
+    bk_cgroup *rg = bk_cgroups_restore_group(re, "g");
+    rg->epoch = cg->epoch;
+    rg->assign_epoch = cg->assign_epoch;
+    const char *names[] = {"t"};
+    bk_uuid ids[1];
+    int32_t np[1];
+    ck_assert_int_eq(f_topic(NULL, "t", &ids[0], &np[0]), 0);
+    ck_assert_int_eq(bk_cgroup_restore_topics(rg, names, ids, np, 1), 0);
+    bk_cgmember *m = bk_cgroup_restore_member(rg, "A");
+    ck_assert_int_eq(bk_cgmember_restore_topics(m, names, 1), 0);
+    m->loaded_meta = true;
+    m->epoch = ma->epoch;
+    m->prev_epoch = ma->prev_epoch;
+    ck_assert_int_eq(bk_cgset_copy(&m->assigned, &ma->assigned), 0);
+    ck_assert_int_eq(bk_cgset_copy(&m->target, &ma->target), 0);
+    /* A member with records but no metadata record (tombstoned) goes. */
+    ck_assert_ptr_nonnull(bk_cgroup_restore_member(rg, "ghost"));
+    bk_cgroups_restore_done(re, 5000);
+    ck_assert_int_eq(rg->nmembers, 1);
+    ck_assert(!rg->dirty);
+    /* Sessions start again at the load. */
+    ck_assert_int_eq(m->session_deadline_ms, 5000 + 45000);
+    int32_t epoch = a.epoch;
+    ck_assert_int_eq(hb(re, &a, 6000, false).error, 0);
+    ck_assert_int_eq(a.epoch, epoch);
+    ck_assert_str_eq(bk_cgroup_state_name(rg), "Stable");
+    ck_assert(!rg->dirty_epoch); /* same topics: no new epoch */
+    bk_cgroups_free(re);
+    bk_cgroups_free(cgs);
+}
+END_TEST
+
 static Suite *consumer_group_suite(void) {
     Suite *s = suite_create("consumer_group");
     TCase *tc = tcase_create("core");
@@ -398,6 +517,9 @@ static Suite *consumer_group_suite(void) {
     tcase_add_test(tc, test_assignors);
     tcase_add_test(tc, test_regex_and_validation);
     tcase_add_test(tc, test_random_churn);
+    tcase_add_test(tc, test_regex_re2);
+    tcase_add_test(tc, test_changes_flagged);
+    tcase_add_test(tc, test_restore);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,218 @@
+"""test_groups_kip848_raw.py - KIP-848 consumer groups on raw sockets, across
+broker restarts (kproto_groups): what a group is after a kill -9, and the
+admin APIs on consumer groups.
+
+  test_groups_kip848_raw.py PORT before FILE   two members reach a stable
+      assignment and commit; ListGroups / DescribeGroups / DeleteGroups on
+      the live group; the members' state is saved to FILE
+  test_groups_kip848_raw.py PORT after FILE    (the broker was killed and
+      restarted) the members carry on at their epochs with their partitions,
+      the group and its offsets are as before; they leave and the group is
+      deleted
+  test_groups_kip848_raw.py PORT gone FILE     (restarted again) the deleted
+      group and its offsets stay deleted
+"""
+import json
+import sys
+import time
+import uuid
+
+import kproto as k
+import kproto_groups as g
+from itcheck import Checks, expect, expect_eq
+
+PORT = int(sys.argv[1])
+MODE = sys.argv[2]
+STATE = sys.argv[3]
+GROUP, TOPIC, NPART = "k848-raw", "k848-raw-t", 4
+LOADING = (14, 15, 16)  # COORDINATOR_LOAD_IN_PROGRESS / NOT_AVAILABLE, NOT_COORDINATOR
+GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP = 69, 68
+corr = [100]
+
+
+def nc():
+    corr[0] += 1
+    return corr[0]
+
+
+def retry_loading(fn, what, limit_s=40):
+    """fn() until its error is not a coordinator-loading one."""
+    end = time.time() + limit_s
+    while True:
+        r = fn()
+        err = r["error"] if isinstance(r, dict) else r[0]
+        if err not in LOADING or time.time() > end:
+            return r
+        time.sleep(0.3)
+
+
+class Member:
+    def __init__(self, sock, mid):
+        self.s, self.id, self.epoch, self.owned = sock, mid, 0, set()
+
+    def beat(self, first=False):
+        r = retry_loading(lambda: g.heartbeat(
+            self.s, nc(), GROUP, self.id, self.epoch, topics=[TOPIC] if first else None,
+            owned=self.owned, rebalance_ms=60000 if first else -1), "heartbeat")
+        expect_eq(r["error"], 0, "heartbeat error (%s)" % r["message"])
+        self.epoch = r["epoch"]
+        if r["assignment"] is not None:
+            self.owned = r["assignment"]  # a client revokes/takes at once
+        return r
+
+
+def settle(members, want, limit_s=40):
+    """Heartbeats until every member owns `want` partitions at the group's
+    assignment epoch and no partition is owned twice."""
+    end = time.time() + limit_s
+    while time.time() < end:
+        for m in members:
+            m.beat()
+        owned = [p for m in members for p in m.owned]
+        if (all(len(m.owned) == want for m in members) and len(set(owned)) == len(owned) and
+                len({m.epoch for m in members}) == 1):
+            return
+        time.sleep(0.2)
+    raise AssertionError("not settled: %s" % [(m.epoch, len(m.owned)) for m in members])
+
+
+def before():
+    c = Checks()
+    s = k.connect(PORT, timeout=20)
+    k.create_topics_v4(s, 1, [(TOPIC, NPART, 1, {})])
+    tid = None
+    for _ in range(50):
+        tid = g.topic_id(s, nc(), TOPIC)
+        if tid:
+            break
+        time.sleep(0.2)
+    members = []
+
+    def join_two():
+        a = Member(k.connect(PORT, timeout=20), str(uuid.uuid4()))
+        a.beat(first=True)
+        settle([a], NPART)
+        b = Member(k.connect(PORT, timeout=20), str(uuid.uuid4()))
+        b.beat(first=True)
+        settle([a, b], NPART // 2)
+        members.extend([a, b])
+
+    if not c.run("two members, two partitions each, none owned twice", join_two):
+        c.exit()
+    a, b = members
+
+    def commit():
+        got = g.offset_commit(s, nc(), GROUP, a.id, a.epoch, TOPIC,
+                              {p: 10 + p for _, p in a.owned})
+        expect_eq(set(got.values()), {0}, "commit errors")
+        got = g.offset_commit(s, nc(), GROUP, a.id, a.epoch - 1, TOPIC, {0: 1})
+        expect_eq(set(got.values()), {113}, "commit with an old member epoch (STALE_MEMBER_EPOCH)")
+
+    c.run("commits with the member epoch; a stale epoch is refused", commit)
+
+    def listed():
+        got = g.list_groups(s, nc())
+        expect_eq(got.get(GROUP), ("consumer", "Stable", "consumer"), "ListGroups entry")
+        expect(GROUP in g.list_groups(s, nc(), types=["consumer"]), "type filter consumer")
+        expect(GROUP not in g.list_groups(s, nc(), types=["classic"]), "type filter classic")
+        expect(GROUP in g.list_groups(s, nc(), states=["stable"]), "state filter stable")
+        expect(GROUP not in g.list_groups(s, nc(), states=["Empty"]), "state filter Empty")
+
+    c.run("ListGroups: a consumer group, with type and state filters", listed)
+
+    def described():
+        err, _msg, state, ms = g.describe_groups(s, nc(), GROUP)
+        expect_eq((err, state, ms), (GROUP_ID_NOT_FOUND, "Dead", []),
+                  "DescribeGroups of a consumer group")
+        expect_eq(g.delete_groups(s, nc(), [GROUP]), {GROUP: NON_EMPTY_GROUP},
+                  "DeleteGroups of a group with members")
+
+    c.run("DescribeGroups: not a classic group; DeleteGroups: NON_EMPTY_GROUP", described)
+
+    def save():
+        d = g.describe_consumer_group(s, nc(), GROUP)
+        expect_eq((d["error"], d["state"]), (0, "Stable"), "ConsumerGroupDescribe")
+        st = {"epoch": d["epoch"], "assign_epoch": d["assign_epoch"],
+              "members": [{"id": m.id, "epoch": m.epoch,
+                           "owned": sorted([str(t), p] for t, p in m.owned)} for m in members],
+              "committed": {str(p): 10 + p for _, p in a.owned}}
+        with open(STATE, "w") as f:
+            json.dump(st, f)
+
+    c.run("group state saved", save)
+    c.exit()
+
+
+def load_members():
+    with open(STATE) as f:
+        st = json.load(f)
+    ms = []
+    for m in st["members"]:
+        mm = Member(k.connect(PORT, timeout=20), m["id"])
+        mm.epoch = m["epoch"]
+        mm.owned = {(uuid.UUID(t), p) for t, p in m["owned"]}
+        ms.append(mm)
+    return st, ms
+
+
+def after():
+    c = Checks()
+    st, members = load_members()
+    s = k.connect(PORT, timeout=20)
+
+    def carry_on():
+        for m in members:
+            before_epoch, before_owned = m.epoch, set(m.owned)
+            r = m.beat()
+            expect_eq((r["epoch"], m.owned), (before_epoch, before_owned),
+                      "member %s after the restart" % m.id)
+
+    c.run("after kill -9: each member carries on at its epoch with its partitions", carry_on)
+
+    def same_group():
+        d = retry_loading(lambda: g.describe_consumer_group(s, nc(), GROUP), "describe")
+        expect_eq((d["error"], d["state"], d["epoch"], d["assign_epoch"]),
+                  (0, "Stable", st["epoch"], st["assign_epoch"]), "the group after the restart")
+        expect_eq(sorted(d["members"]), sorted(m.id for m in members), "its members")
+        for m in members:
+            expect_eq(d["members"][m.id]["assigned"], m.owned, "assignment of %s" % m.id)
+        err, offs = g.offset_fetch(s, nc(), GROUP, TOPIC, list(range(NPART)))
+        want = {int(p): o for p, o in st["committed"].items()}
+        expect_eq((err, {p: o for p, (o, e) in offs.items() if o >= 0}), (0, want),
+                  "committed offsets")
+
+    c.run("ConsumerGroupDescribe and OffsetFetch: the same group and offsets", same_group)
+
+    def leave_and_delete():
+        for m in members:
+            r = g.heartbeat(m.s, nc(), GROUP, m.id, -1)
+            expect_eq(r["error"], 0, "leave")
+        expect_eq(g.list_groups(s, nc()).get(GROUP), ("consumer", "Empty", "consumer"),
+                  "ListGroups after both left")
+        expect_eq(g.delete_groups(s, nc(), [GROUP]), {GROUP: 0}, "DeleteGroups")
+        expect(GROUP not in g.list_groups(s, nc()), "listed after DeleteGroups")
+        d = g.describe_consumer_group(s, nc(), GROUP)
+        expect_eq(d["error"], GROUP_ID_NOT_FOUND, "ConsumerGroupDescribe after DeleteGroups")
+        err, offs = g.offset_fetch(s, nc(), GROUP, TOPIC, list(range(NPART)))
+        expect_eq({o for o, _ in offs.values()}, {-1}, "offsets after DeleteGroups")
+
+    c.run("members leave; DeleteGroups removes the group and its offsets", leave_and_delete)
+    c.exit()
+
+
+def gone():
+    c = Checks()
+    s = k.connect(PORT, timeout=20)
+
+    def still_gone():
+        d = retry_loading(lambda: g.describe_consumer_group(s, nc(), GROUP), "describe")
+        expect_eq(d["error"], GROUP_ID_NOT_FOUND, "ConsumerGroupDescribe after a restart")
+        expect(GROUP not in g.list_groups(s, nc()), "listed after a restart")
+        err, offs = g.offset_fetch(s, nc(), GROUP, TOPIC, list(range(NPART)))
+        expect_eq({o for o, _ in offs.values()}, {-1}, "offsets after a restart")
+
+    c.run("after a restart the deleted group and its offsets stay deleted", still_gone)
+    c.exit()
+
+
+{"before": before, "after": after, "gone": gone}[MODE]()
