@@ -5,6 +5,7 @@
 #   make test       every test: unit (also under ASan+UBSan), codec freshness, short fuzz,
 #                   real clients against brookd (ASan build), deployment files
 #   make unit       unit tests only
+#   make sim        Raft simulation over SIM_SEEDS seeds (also in make test); sim-bug, bench-raft
 #   make integration  the real-client suites against build/brookd
 #   make fuzz       bounded libFuzzer run of every fuzz target (FUZZ_SECONDS each)
 #   make bench      benchmarks (tests/bench), figures beside the machine's own limits
@@ -42,11 +43,11 @@ STORE_SRC := $(sort $(wildcard storage/*.c))
 STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o)
 STORE_LIB := $(BUILD)/libbkstore.a
 
-CONFIG_SRC := $(sort $(wildcard config/*.c))
 REPL_SRC := $(sort $(wildcard replication/*.c))
 REPL_OBJ := $(REPL_SRC:%.c=$(BUILD)/%.o)
 REPL_LIB := $(BUILD)/libbkrepl.a
 
+CONFIG_SRC := $(sort $(wildcard config/*.c))
 CONFIG_OBJ := $(CONFIG_SRC:%.c=$(BUILD)/%.o)
 CONFIG_LIB := $(BUILD)/libbkconfig.a
 
@@ -85,7 +86,6 @@ $(STORE_LIB): $(STORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(CONFIG_LIB): $(CONFIG_OBJ)
 $(REPL_LIB): $(REPL_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -93,6 +93,7 @@ $(REPL_LIB): $(REPL_OBJ)
 # RAFT_DEFS compiles deliberate bugs into the Raft core (make sim-bug).
 $(REPL_OBJ): CFLAGS += $(RAFT_DEFS)
 
+$(CONFIG_LIB): $(CONFIG_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -186,6 +187,7 @@ test: check-deps
 	@tests/tools/kafka.sh install || echo "test: Kafka's jars could not be installed; Kafka-tool checks will be SKIPPED"
 	@$(MAKE) --no-print-directory unit || echo "make-unit 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory unit-asan || echo "make-unit-asan 0 1" >>build/test-summary.txt
+	@$(MAKE) --no-print-directory sim || echo "make-sim 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory regen-check || echo "make-regen-check 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory readme-check || echo "make-readme-check 0 1" >>build/test-summary.txt
 	@$(MAKE) --no-print-directory storage-compat || echo "make-storage-compat 0 1" >>build/test-summary.txt
@@ -218,24 +220,17 @@ bench-broker: check-deps $(BROOKD) $(BROKER_BENCH_BIN)
 bench-groups: check-deps $(BROOKD)
 	@tests/bench/groups.sh $(BUILD)
 
-regen:
-	$(PYTHON) protocol/codegen/bkgen.py --specs $(SPECS) --out protocol/gen
-
-# Fails when the committed codec differs from a fresh generation (skipped
-# with a message when the specs are not beside the checkout).
-regen-check:
-	@tests/regen_check.sh $(SPECS)
 # Deterministic simulation of Raft groups (tests/sim): SIM_SEEDS seeds with
 # faults, safety checked after every step; a failing seed prints its replay
 # command and leaves its trace in $(BUILD)/sim. sim-bug proves the checks
 # catch a core that commits an entry of an earlier term by counting.
-SIM_SEEDS ?= 2000
+SIM_SEEDS ?= 10000
 SIM_SRC := $(sort $(wildcard tests/sim/*.c))
 SIM_BIN := $(BUILD)/sim/raft_sim
 $(SIM_BIN): $(SIM_SRC:%.c=$(BUILD)/%.o) $(REPL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^
-.PHONY: sim sim-bug
+.PHONY: sim sim-bug bench-raft
 sim: $(SIM_BIN)
 	@$(SIM_BIN) --seeds $(SIM_SEEDS) --max-seconds 300 --trace-dir $(BUILD)/sim \
 	    --summary $(BUILD)/test-summary.txt
@@ -246,6 +241,20 @@ sim-bug:
 	    --trace-dir build/raftbug/sim; then echo "sim-bug: the injected bug was NOT caught"; \
 	    exit 1; else echo "sim-bug: the injected bug was caught"; fi
 
+# The Raft core's cost per committed batch (3 nodes, pipelined) and the
+# simulator's steps per second.
+bench-raft: $(BUILD)/bench/bench_raft $(SIM_BIN)
+	@$(BUILD)/bench/bench_raft
+	@$(SIM_BIN) --seeds 200 --no-faults | tail -1
+	@$(SIM_BIN) --seeds 200 | tail -1
+
+regen:
+	$(PYTHON) protocol/codegen/bkgen.py --specs $(SPECS) --out protocol/gen
+
+# Fails when the committed codec differs from a fresh generation (skipped
+# with a message when the specs are not beside the checkout).
+regen-check:
+	@tests/regen_check.sh $(SPECS)
 
 deps:
 	@tests/tools/deps.sh install

@@ -162,7 +162,7 @@ void bk_raft__on_append_resp(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out)
         return; /* stale: what it flushed cannot be gone */
     /* Shorter than its match: it crashed and lost what it had not flushed
      * (or the answer is old; resending then only costs bandwidth). */
-    if (m->hint_end < pr->match) pr->match = m->hint_end;
+    if (m->hint_end < pr->match) pr->match = bk_raft__max(m->hint_start, pr->flushed);
     int32_t found;
     int64_t end;
     bk_raft_epoch_end(r, m->hint_term, &found, &end);
@@ -240,6 +240,14 @@ static int present(const bk_raft *r, const bk_raft_entry *e) {
     return e->base < r->log_start || bk_raft_term_at(r, e->base + 1) == e->term;
 }
 
+static int is_boundary(const bk_raft *r, const bk_raft_msg *m, int64_t off) {
+    if (off == r->log_end || off == r->log_start) return 1;
+    if (m->n_entries > 0 && m->entries[0].base == off) return 1;
+    for (int i = r->n_hist - 1; i >= 0 && r->hist[i].base >= off; i--)
+        if (r->hist[i].base == off) return 1;
+    return 0;
+}
+
 void bk_raft__on_append(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
     if (r->role == BK_RAFT_LEADER) return; /* same term, another leader: impossible */
     if (!entries_sane(m)) return;
@@ -256,14 +264,20 @@ void bk_raft__on_append(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
         refuse(r, m, out);
         return;
     }
-    int64_t end = m->prev_end;
+    /* The core does not know batch boundaries, and a commit index or match
+     * inside a batch would mean nothing to the log. So only ends known to
+     * be batch boundaries count as verified: a batch's end, the log's
+     * start or end, or where a term starts. */
+    int64_t end = 0;
+    if (is_boundary(r, m, m->prev_end)) end = m->prev_end;
     for (uint32_t i = 0; i < m->n_entries; i++) {
         const bk_raft_entry *e = &m->entries[i];
         if (e->last < r->log_start || present(r, e)) {
             end = bk_raft__max(end, e->last + 1);
             continue;
         }
-        if (e->base < end) break; /* straddles the checked point yet differs: ignore the rest */
+        if (e->base < bk_raft__max(end, m->prev_end))
+            break; /* straddles the checked point yet differs: ignore the rest */
         if (e->base < r->log_end) {
             /* Divergent suffix: never below what is committed here. */
             if (e->base < r->commit || e->base < r->log_start) break;

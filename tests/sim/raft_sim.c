@@ -51,7 +51,7 @@ static void dump_trace(const sim_opts *base, const char *dir) {
 
 int main(int argc, char **argv) {
     sim_opts o = {
-        .faults = 1, .fault_time = 3000, .heal_time = 2000, .learner = -1, .propose_pct = 20};
+        .faults = 1, .fault_time = 3000, .heal_time = 8000, .learner = -1, .propose_pct = 20};
     unsigned long long first = 1, count = 1000;
     int single = 0;
     double max_s = 600;
@@ -107,8 +107,8 @@ int main(int argc, char **argv) {
                    st.crashes, st.partitions, st.truncations, st.snapshots);
         if (rc == 0) continue;
         failed++;
-        printf("FAIL seed %llu: %s\n  replay: build/sim/raft_sim --seed %llu --trace%s\n", seed,
-               why, seed, o.faults ? "" : " --no-faults");
+        printf("FAIL seed %llu: %s\n  replay: %s --seed %llu --trace%s\n", seed, why, argv[0], seed,
+               o.faults ? "" : " --no-faults");
         if (trace_dir && !single) dump_trace(&o, trace_dir);
         if (failed >= 5) break;
     }

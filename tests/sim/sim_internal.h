@@ -37,7 +37,8 @@ typedef struct sim {
     sim_seen *seen;
     sim_log committed; /* every entry any node ever saw committed */
     uint32_t next_id;
-    int64_t proposed_after_heal; /* end of the first batch proposed after the heal, or -1 */
+    int64_t proposed_after_heal; /* end of the batch proposed after the heal, or -1 */
+    int32_t live_term;           /* term of that batch */
     int failed;
     char *why;
     size_t why_len;
