@@ -184,6 +184,13 @@ static int msg_sane(const bk_raft *r, const bk_raft_msg *m) {
         m->prev_term < 0 || m->hint_term < 0)
         return 0;
     if (m->n_entries > 0 && !m->entries) return 0;
+    /* Offsets far beyond any log would overflow the core's arithmetic. */
+    const int64_t far = INT64_MAX / 4;
+    if (m->log_end > far || m->prev_end > far || m->to_end > far || m->commit > far ||
+        m->match_end > far || m->flushed_end > far || m->hint_end > far || m->hint_start > far)
+        return 0;
+    for (uint32_t i = 0; i < m->n_entries; i++)
+        if (m->entries[i].last > far || m->entries[i].base > far) return 0;
     return 1;
 }
 

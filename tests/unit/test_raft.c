@@ -1,0 +1,688 @@
+/* test_raft.c - the Raft core's classic cases, driven message by message (no simulator). */
+#include "replication/raft.h"
+#include "testutil.h"
+
+#include <string.h>
+
+#include "protocol/err.h"
+
+static bk_raft_out out;
+
+static bk_raft_config config(int32_t self, int voters, int learners) {
+    bk_raft_config c = {.self = self,
+                        .n_members = voters + learners,
+                        .election_ticks = 10,
+                        .heartbeat_ticks = 2,
+                        .inflight_max = 4,
+                        .inflight_offsets_max = 64,
+                        .append_offsets_max = 16,
+                        .seed = 42};
+    for (int i = 0; i < voters + learners; i++)
+        c.members[i] = (bk_raft_member){.id = i + 1, .voter = i < voters};
+    return c;
+}
+
+/* A replica whose log holds `n_hist` terms (hist[i] = {start, -, term}) up to log_end. */
+static void start(bk_raft *r, int32_t self, int voters, int32_t term, int64_t log_end,
+                  const bk_raft_entry *hist, int n_hist) {
+    bk_raft_config c = config(self, voters, 0);
+    bk_raft_restore rs = {.term = term,
+                          .vote = BK_RAFT_NONE,
+                          .log_end = log_end,
+                          .flushed_end = log_end,
+                          .n_hist = n_hist,
+                          .hist = hist};
+    ck_assert_int_eq(bk_raft_init(r, &c, &rs), 0);
+}
+
+static const bk_raft_msg *find(int type, int32_t to) {
+    for (int i = 0; i < out.n_msgs; i++)
+        if (out.msgs[i].type == type && (to < 0 || out.msgs[i].to == to)) return &out.msgs[i];
+    return NULL;
+}
+
+static int count(int type) {
+    int n = 0;
+    for (int i = 0; i < out.n_msgs; i++)
+        n += out.msgs[i].type == type;
+    return n;
+}
+
+static void tick_until(bk_raft *r, bk_raft_role role, int max) {
+    for (int i = 0; i < max && r->role != role; i++)
+        bk_raft_tick(r, &out);
+}
+
+static bk_raft_msg reply(int type, int32_t from, int32_t to, int32_t term) {
+    return (bk_raft_msg){.type = (uint8_t)type, .from = from, .to = to, .term = term};
+}
+
+/* Makes node 1 of 3 the leader of term 1 by pre-vote and vote. */
+static void elect(bk_raft *r) {
+    tick_until(r, BK_RAFT_PRECANDIDATE, 100);
+    ck_assert_int_eq(r->role, BK_RAFT_PRECANDIDATE);
+    ck_assert_int_eq(count(BK_RAFT_MSG_PREVOTE), 2);
+    ck_assert_int_eq(r->term, 0); /* pre-vote changes no term */
+    bk_raft_msg m = reply(BK_RAFT_MSG_PREVOTE_RESP, 2, 1, 1);
+    m.ok = 1;
+    bk_raft_step(r, &m, &out);
+    ck_assert_int_eq(r->role, BK_RAFT_CANDIDATE);
+    ck_assert_int_eq(r->term, 1);
+    ck_assert(out.persist && out.term == 1 && out.vote == 1);
+    m = reply(BK_RAFT_MSG_VOTE_RESP, 3, 1, 1);
+    m.ok = 1;
+    bk_raft_step(r, &m, &out);
+    ck_assert_int_eq(r->role, BK_RAFT_LEADER);
+}
+
+START_TEST(test_election_and_noop) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    /* The new leader appends an empty batch of its term at once. */
+    ck_assert_int_eq(out.n_acts, 1);
+    ck_assert_int_eq(out.acts[0].type, BK_RAFT_ACT_NOOP);
+    ck_assert_int_eq(out.acts[0].offset, 0);
+    ck_assert_int_eq(out.acts[0].term, 1);
+    ck_assert_int_eq(out.flush_to, 1);
+    ck_assert(out.role_changed && out.role == BK_RAFT_LEADER && out.leader == 1);
+    ck_assert_int_eq(count(BK_RAFT_MSG_APPEND), 2);
+    ck_assert_int_eq(bk_raft_term_at(&r, 1), 1);
+}
+END_TEST
+
+START_TEST(test_commit_requires_flush) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    ck_assert_int_eq(bk_raft_propose(&r, 3, &out), 1); /* offsets 1..3 */
+    /* A follower that appended but has not flushed does not count. */
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 4;
+    ack.flushed_end = 0;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_int_eq(r.commit, 0);
+    /* Flushed on the follower but not on the leader itself: still no. */
+    ack.flushed_end = 4;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_int_eq(r.commit, 0);
+    /* The leader's own flush completes: a majority (1 and 2) holds 0..3. */
+    bk_raft_flushed(&r, 4, &out);
+    ck_assert_int_eq(r.commit, 4);
+    ck_assert(out.commit_changed && out.commit == 4);
+}
+END_TEST
+
+START_TEST(test_figure8_old_term_not_committed_by_count) {
+    /* Dissertation Figure 3.7: the leader of term 4 holds an entry of term 2
+     * at offset 1 that is on a majority; it must not commit it by counting,
+     * only together with an entry of its own term. */
+    bk_raft r;
+    bk_raft_entry hist[] = {{0, 0, 1}, {1, 1, 2}};
+    start(&r, 1, 3, 3, 2, hist, 2);
+    tick_until(&r, BK_RAFT_PRECANDIDATE, 100);
+    bk_raft_msg m = reply(BK_RAFT_MSG_PREVOTE_RESP, 2, 1, 4);
+    m.ok = 1;
+    bk_raft_step(&r, &m, &out);
+    m = reply(BK_RAFT_MSG_VOTE_RESP, 2, 1, 4);
+    m.ok = 1;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(r.role, BK_RAFT_LEADER);
+    ck_assert_int_eq(r.term, 4);
+    ck_assert_int_eq(r.log_end, 3); /* the no-op of term 4 at offset 2 */
+    /* Follower 2 holds (and flushed) offsets 0..1 (the term-2 entry). */
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 4);
+    ack.ok = 1;
+    ack.match_end = 2;
+    ack.flushed_end = 2;
+    bk_raft_step(&r, &ack, &out);
+    bk_raft_flushed(&r, 2, &out);
+    ck_assert_int_eq(r.commit, 0); /* term 2 on a majority is not enough */
+    /* Once the no-op of term 4 is flushed on a majority, both commit. */
+    bk_raft_flushed(&r, 3, &out);
+    ck_assert_int_eq(r.commit, 0);
+    ack.match_end = 3;
+    ack.flushed_end = 3;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_int_eq(r.commit, 3);
+}
+END_TEST
+
+START_TEST(test_stale_leader_steps_down) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    bk_raft_msg m = reply(BK_RAFT_MSG_HEARTBEAT_RESP, 2, 1, 7);
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(r.role, BK_RAFT_FOLLOWER);
+    ck_assert_int_eq(r.term, 7);
+    ck_assert(out.persist && out.term == 7 && out.vote == BK_RAFT_NONE);
+    ck_assert(out.role_changed && out.leader == BK_RAFT_NONE);
+    /* And a follower tells a leader of an older term about the newer one. */
+    bk_raft_msg app = reply(BK_RAFT_MSG_APPEND, 3, 1, 5);
+    app.prev_end = 0;
+    bk_raft_step(&r, &app, &out);
+    const bk_raft_msg *resp = find(BK_RAFT_MSG_APPEND_RESP, 3);
+    ck_assert_ptr_nonnull(resp);
+    ck_assert_int_eq(resp->term, 7);
+    ck_assert_int_eq(resp->ok, 0);
+    ck_assert_int_eq(r.term, 7);
+}
+END_TEST
+
+START_TEST(test_vote_refused_less_up_to_date) {
+    bk_raft r;
+    bk_raft_entry hist[] = {{0, 0, 1}, {5, 5, 3}};
+    start(&r, 2, 3, 3, 8, hist, 2); /* last entry: term 3, log end 8 */
+    bk_raft_msg v = reply(BK_RAFT_MSG_VOTE, 1, 2, 4);
+    v.log_term = 2; /* older last term, longer log: refused */
+    v.log_end = 20;
+    bk_raft_step(&r, &v, &out);
+    const bk_raft_msg *resp = find(BK_RAFT_MSG_VOTE_RESP, 1);
+    ck_assert_ptr_nonnull(resp);
+    ck_assert_int_eq(resp->ok, 0);
+    ck_assert_int_eq(r.vote, BK_RAFT_NONE);
+    ck_assert_int_eq(r.term, 4); /* the term is still adopted */
+    v.from = 3;
+    v.log_term = 3; /* same last term, shorter log: refused */
+    v.log_end = 7;
+    bk_raft_step(&r, &v, &out);
+    ck_assert_int_eq(find(BK_RAFT_MSG_VOTE_RESP, 3)->ok, 0);
+    v.log_end = 8; /* as up to date: granted, once */
+    bk_raft_step(&r, &v, &out);
+    ck_assert_int_eq(find(BK_RAFT_MSG_VOTE_RESP, 3)->ok, 1);
+    ck_assert(out.persist && out.vote == 3);
+    v.from = 1;
+    v.log_term = 9;
+    bk_raft_step(&r, &v, &out);
+    ck_assert_int_eq(find(BK_RAFT_MSG_VOTE_RESP, 1)->ok, 0); /* one vote per term */
+}
+END_TEST
+
+START_TEST(test_prevote_does_not_disrupt) {
+    /* Node 3 was partitioned; it comes back asking for votes at a higher
+     * term while node 2 follows a healthy leader. */
+    bk_raft r;
+    start(&r, 2, 3, 1, 0, NULL, 0);
+    bk_raft_msg hb = reply(BK_RAFT_MSG_HEARTBEAT, 1, 2, 1);
+    bk_raft_step(&r, &hb, &out);
+    ck_assert_int_eq(r.leader, 1);
+    bk_raft_msg pv = reply(BK_RAFT_MSG_PREVOTE, 3, 2, 2);
+    pv.log_term = 1;
+    pv.log_end = 50;
+    bk_raft_step(&r, &pv, &out);
+    ck_assert_int_eq(out.n_msgs, 0); /* ignored within the leader lease */
+    ck_assert_int_eq(r.term, 1);
+    pv.type = BK_RAFT_MSG_VOTE;
+    pv.term = 9;
+    bk_raft_step(&r, &pv, &out);
+    ck_assert_int_eq(r.term, 1);
+    ck_assert_int_eq(r.leader, 1);
+    ck_assert_int_eq(r.role, BK_RAFT_FOLLOWER);
+
+    /* The partitioned node itself: pre-votes never raise its term. */
+    bk_raft p;
+    start(&p, 3, 3, 1, 0, NULL, 0);
+    for (int i = 0; i < 500; i++)
+        bk_raft_tick(&p, &out);
+    ck_assert_int_eq(p.term, 1);
+    ck_assert_int_eq(p.role, BK_RAFT_PRECANDIDATE);
+
+    /* Once the lease has run out, the same pre-vote is granted, at the
+     * asked term, without changing the voter's term. */
+    for (int i = 0; i < 10; i++)
+        bk_raft_tick(&r, &out);
+    pv.type = BK_RAFT_MSG_PREVOTE;
+    pv.term = 2;
+    bk_raft_step(&r, &pv, &out);
+    const bk_raft_msg *resp = find(BK_RAFT_MSG_PREVOTE_RESP, 3);
+    ck_assert_ptr_nonnull(resp);
+    ck_assert_int_eq(resp->ok, 1);
+    ck_assert_int_eq(resp->term, 2);
+    ck_assert_int_eq(r.term, 1);
+}
+END_TEST
+
+START_TEST(test_check_quorum_step_down) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    /* One follower answers: with the leader, a majority. */
+    for (int i = 0; i < 30; i++) {
+        bk_raft_tick(&r, &out);
+        bk_raft_msg m = reply(BK_RAFT_MSG_HEARTBEAT_RESP, 2, 1, 1);
+        bk_raft_step(&r, &m, &out);
+    }
+    ck_assert_int_eq(r.role, BK_RAFT_LEADER);
+    /* Nobody answers: within two election timeouts it steps down. */
+    for (int i = 0; i < 20 && r.role == BK_RAFT_LEADER; i++)
+        bk_raft_tick(&r, &out);
+    ck_assert_int_eq(r.role, BK_RAFT_FOLLOWER);
+    ck_assert_int_eq(r.term, 1);
+    ck_assert_int_eq(r.leader, BK_RAFT_NONE);
+}
+END_TEST
+
+START_TEST(test_divergent_suffix_truncated) {
+    /* Follower: offsets 0..4 of term 1, then 5..9 of term 2 (never committed). */
+    bk_raft r;
+    bk_raft_entry hist[] = {{0, 0, 1}, {5, 5, 2}};
+    start(&r, 2, 3, 2, 10, hist, 2);
+    /* Leader of term 3 has term 1 up to 6, then term 3. */
+    bk_raft_entry ents[] = {{5, 6, 1}, {7, 7, 3}};
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 3);
+    m.prev_end = 5;
+    m.prev_term = 1;
+    m.to_end = 8;
+    m.commit = 8;
+    m.entries = ents;
+    m.n_entries = 2;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(out.n_acts, 2);
+    ck_assert_int_eq(out.acts[0].type, BK_RAFT_ACT_TRUNCATE);
+    ck_assert_int_eq(out.acts[0].offset, 5);
+    ck_assert_int_eq(out.acts[1].type, BK_RAFT_ACT_APPEND);
+    ck_assert_int_eq(out.acts[1].first, 0);
+    ck_assert_int_eq(out.acts[1].count, 2);
+    ck_assert_int_eq(r.log_end, 8);
+    ck_assert_int_eq(bk_raft_term_at(&r, 7), 1);
+    ck_assert_int_eq(bk_raft_term_at(&r, 8), 3);
+    ck_assert_int_eq(r.flushed, 5); /* what was cut is no longer durable */
+    ck_assert_int_eq(r.commit, 8);
+    const bk_raft_msg *resp = find(BK_RAFT_MSG_APPEND_RESP, 1);
+    ck_assert(resp && resp->ok && resp->match_end == 8 && resp->flushed_end == 5);
+    ck_assert_int_eq(out.flush_to, 8);
+    /* The same message again (a duplicate) changes nothing. */
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(out.n_acts, 0);
+}
+END_TEST
+
+START_TEST(test_duplicate_prefix_does_not_truncate) {
+    /* A stale append covering a prefix must not cut entries after it. */
+    bk_raft r;
+    bk_raft_entry hist[] = {{0, 0, 1}};
+    start(&r, 2, 3, 1, 10, hist, 1);
+    bk_raft_entry ents[] = {{2, 3, 1}};
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 1);
+    m.prev_end = 2;
+    m.prev_term = 1;
+    m.to_end = 4;
+    m.commit = 10;
+    m.entries = ents;
+    m.n_entries = 1;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(out.n_acts, 0);
+    ck_assert_int_eq(r.log_end, 10);
+    /* Commit only up to what this message proved matching. */
+    ck_assert_int_eq(r.commit, 4);
+    ck_assert_int_eq(find(BK_RAFT_MSG_APPEND_RESP, 1)->match_end, 4);
+}
+END_TEST
+
+START_TEST(test_fast_backoff_by_term) {
+    /* Leader (term 5): term 1 on 0..9, term 3 on 10..19, term 5 from 20. */
+    bk_raft r;
+    bk_raft_entry hist[] = {{0, 0, 1}, {10, 10, 3}};
+    start(&r, 1, 3, 4, 20, hist, 2);
+    tick_until(&r, BK_RAFT_PRECANDIDATE, 100);
+    bk_raft_msg m = reply(BK_RAFT_MSG_PREVOTE_RESP, 2, 1, 5);
+    m.ok = 1;
+    bk_raft_step(&r, &m, &out);
+    m = reply(BK_RAFT_MSG_VOTE_RESP, 2, 1, 5);
+    m.ok = 1;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(r.role, BK_RAFT_LEADER);
+    ck_assert_int_eq(r.log_end, 21);
+    /* Follower 3 has term 2 from offset 10 to 40: it refuses at 21 with its
+     * term there (2, starting at 10). Term 2 is not ours; ours before it is
+     * term 1 ending at 10, so the next try is at 10 at once. */
+    bk_raft_msg rej = reply(BK_RAFT_MSG_APPEND_RESP, 3, 1, 5);
+    rej.hint_term = 2;
+    rej.hint_start = 10;
+    rej.hint_end = 21;
+    bk_raft_step(&r, &rej, &out);
+    const bk_raft_msg *app = find(BK_RAFT_MSG_APPEND, 3);
+    ck_assert_ptr_nonnull(app);
+    ck_assert_int_eq(app->prev_end, 10);
+    ck_assert_int_eq(app->prev_term, 1);
+    /* Follower 2 has term 3 up to 15 only: next try at its end. */
+    rej.from = 2;
+    rej.hint_term = 3;
+    rej.hint_start = 10;
+    rej.hint_end = 15;
+    bk_raft_step(&r, &rej, &out);
+    app = find(BK_RAFT_MSG_APPEND, 2);
+    ck_assert_ptr_nonnull(app);
+    ck_assert_int_eq(app->prev_end, 15);
+    ck_assert_int_eq(app->prev_term, 3);
+}
+END_TEST
+
+START_TEST(test_follower_refuses_with_hint) {
+    bk_raft r;
+    bk_raft_entry hist[] = {{0, 0, 1}, {10, 10, 2}};
+    start(&r, 2, 3, 2, 40, hist, 2);
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 5);
+    m.prev_end = 21;
+    m.prev_term = 3;
+    m.to_end = 21;
+    bk_raft_step(&r, &m, &out);
+    const bk_raft_msg *resp = find(BK_RAFT_MSG_APPEND_RESP, 1);
+    ck_assert(resp && !resp->ok);
+    ck_assert_int_eq(resp->hint_term, 2);
+    ck_assert_int_eq(resp->hint_start, 10);
+    ck_assert_int_eq(resp->hint_end, 21);
+    ck_assert_int_eq(out.n_acts, 0);
+    /* Past our end: the hint is our end. */
+    m.prev_end = 60;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(find(BK_RAFT_MSG_APPEND_RESP, 1)->hint_end, 40);
+}
+END_TEST
+
+START_TEST(test_malformed_ignored) {
+    bk_raft r;
+    bk_raft_entry hist[] = {{0, 0, 1}};
+    start(&r, 2, 3, 1, 5, hist, 1);
+    bk_raft_entry bad[][2] = {
+        {{5, 4, 1}, {0, 0, 0}}, /* last < base */
+        {{5, 6, 9}, {0, 0, 0}}, /* term above the sender's */
+        {{5, 6, 1}, {8, 9, 1}}, /* gap */
+        {{5, 6, 1}, {7, 8, 0}}, /* term 0 */
+        {{6, 7, 1}, {0, 0, 0}}, /* does not hold prev_end */
+    };
+    uint32_t n[] = {1, 1, 2, 2, 1};
+    for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+        bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 2);
+        m.prev_end = 5;
+        m.prev_term = 1;
+        m.to_end = 10;
+        m.commit = 100;
+        m.entries = bad[i];
+        m.n_entries = n[i];
+        bk_raft_step(&r, &m, &out);
+        ck_assert_int_eq(out.n_acts, 0);
+        ck_assert_int_eq(r.log_end, 5);
+        ck_assert_int_eq(r.commit, 0);
+    }
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 2);
+    m.n_entries = 3; /* entries missing */
+    bk_raft_step(&r, &m, &out);
+    m = reply(77, 1, 2, 2); /* unknown type */
+    bk_raft_step(&r, &m, &out);
+    m = reply(BK_RAFT_MSG_VOTE, 1, 3, 9); /* not for us */
+    bk_raft_step(&r, &m, &out);
+    m = reply(BK_RAFT_MSG_HEARTBEAT, 1, 2, 2);
+    m.commit = -5;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(out.n_msgs, 0);
+    ck_assert_int_eq(r.term, 2); /* only the first, well-formed messages counted */
+    ck_assert_int_eq(r.commit, 0);
+    /* An ack claiming more than the leader has is ignored. */
+    bk_raft l;
+    start(&l, 1, 3, 0, 0, NULL, 0);
+    elect(&l);
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 1000;
+    ack.flushed_end = 1000;
+    bk_raft_step(&l, &ack, &out);
+    bk_raft_flushed(&l, 1, &out);
+    ck_assert_int_eq(l.commit, 0);
+}
+END_TEST
+
+START_TEST(test_heartbeat_commit_capped_by_match) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    bk_raft_propose(&r, 9, &out);
+    bk_raft_flushed(&r, 10, &out);
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 10;
+    ack.flushed_end = 10;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_int_eq(r.commit, 10);
+    for (int i = 0; i < 2; i++)
+        bk_raft_tick(&r, &out);
+    const bk_raft_msg *h2 = find(BK_RAFT_MSG_HEARTBEAT, 2);
+    const bk_raft_msg *h3 = find(BK_RAFT_MSG_HEARTBEAT, 3);
+    ck_assert(h2 && h3);
+    ck_assert_int_eq(h2->commit, 10);
+    ck_assert_int_eq(h3->commit, 0); /* node 3 is not known to match anything */
+}
+END_TEST
+
+START_TEST(test_pipelining_window) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 1;
+    bk_raft_step(&r, &ack, &out); /* probe answered: node 2 is replicating */
+    int sent = 0;
+    for (int i = 0; i < 40; i++) {
+        bk_raft_propose(&r, 1, &out);
+        sent += find(BK_RAFT_MSG_APPEND, 2) != NULL;
+    }
+    ck_assert_int_eq(sent, 4); /* inflight_max appends, then it waits */
+    ack.match_end = 3;
+    bk_raft_step(&r, &ack, &out); /* two answered: the rest goes in one append */
+    const bk_raft_msg *app = find(BK_RAFT_MSG_APPEND, 2);
+    ck_assert_ptr_nonnull(app);
+    ck_assert_int_eq(app->prev_end, 5);
+    ck_assert_int_eq(app->to_end, 21); /* append_offsets_max */
+}
+END_TEST
+
+START_TEST(test_leadership_transfer) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    ck_assert_int_eq(bk_raft_transfer(&r, 3, &out), 0);
+    ck_assert_int_eq(bk_raft_propose(&r, 1, &out), BK_EINVAL); /* paused */
+    ck_assert_ptr_null(find(BK_RAFT_MSG_TIMEOUT_NOW, 3));
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 3, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 1;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_ptr_nonnull(find(BK_RAFT_MSG_TIMEOUT_NOW, 3));
+    /* The target campaigns at once, and voters in a lease still answer. */
+    bk_raft t;
+    start(&t, 3, 3, 1, 1, (bk_raft_entry[]){{0, 0, 1}}, 1);
+    bk_raft_msg hb = reply(BK_RAFT_MSG_HEARTBEAT, 1, 3, 1);
+    bk_raft_step(&t, &hb, &out);
+    bk_raft_msg tn = reply(BK_RAFT_MSG_TIMEOUT_NOW, 1, 3, 1);
+    bk_raft_step(&t, &tn, &out);
+    ck_assert_int_eq(t.role, BK_RAFT_CANDIDATE);
+    ck_assert_int_eq(t.term, 2);
+    const bk_raft_msg *v = find(BK_RAFT_MSG_VOTE, 2);
+    ck_assert(v && v->transfer);
+    bk_raft f;
+    start(&f, 2, 3, 1, 1, (bk_raft_entry[]){{0, 0, 1}}, 1);
+    hb.to = 2;
+    bk_raft_step(&f, &hb, &out);
+    bk_raft_msg vote = *v;
+    bk_raft_step(&f, &vote, &out);
+    ck_assert_int_eq(find(BK_RAFT_MSG_VOTE_RESP, 3)->ok, 1);
+    /* Unanswered, the transfer lapses after an election timeout. */
+    for (int i = 0; i < 10; i++) {
+        bk_raft_tick(&r, &out);
+        bk_raft_msg m = reply(BK_RAFT_MSG_HEARTBEAT_RESP, 2, 1, 1);
+        bk_raft_step(&r, &m, &out);
+    }
+    ck_assert_int_eq(r.role, BK_RAFT_LEADER);
+    ck_assert_int_ge(bk_raft_propose(&r, 1, &out), 0);
+}
+END_TEST
+
+START_TEST(test_snapshot_below_log_start) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    bk_raft_propose(&r, 19, &out);
+    bk_raft_flushed(&r, 20, &out);
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 20;
+    ack.flushed_end = 20;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_int_eq(r.commit, 20);
+    ck_assert_int_eq(bk_raft_set_log_start(&r, 21), BK_EINVAL); /* past commit */
+    ck_assert_int_eq(bk_raft_set_log_start(&r, 12), 0);
+    /* Node 3 is empty: it refuses, and gets a snapshot. */
+    bk_raft_msg rej = reply(BK_RAFT_MSG_APPEND_RESP, 3, 1, 1);
+    rej.hint_end = 0;
+    bk_raft_step(&r, &rej, &out);
+    const bk_raft_msg *s = find(BK_RAFT_MSG_SNAPSHOT, 3);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(s->prev_end, 12);
+    ck_assert_int_eq(s->prev_term, 1);
+    bk_raft f;
+    start(&f, 3, 3, 1, 0, NULL, 0);
+    bk_raft_msg sm = *s;
+    bk_raft_step(&f, &sm, &out);
+    ck_assert_int_eq(out.n_acts, 1);
+    ck_assert_int_eq(out.acts[0].type, BK_RAFT_ACT_INSTALL);
+    ck_assert_int_eq(out.acts[0].offset, 12);
+    ck_assert_int_eq(f.log_start, 12);
+    ck_assert_int_eq(f.log_end, 12);
+    ck_assert_int_eq(f.commit, 12);
+    const bk_raft_msg *a = find(BK_RAFT_MSG_APPEND_RESP, 1);
+    ck_assert(a && a->ok && a->match_end == 12);
+    /* A follower holding it already keeps its log. */
+    bk_raft g;
+    start(&g, 2, 3, 1, 20, (bk_raft_entry[]){{0, 0, 1}}, 1);
+    sm.to = 2;
+    bk_raft_step(&g, &sm, &out);
+    ck_assert_int_eq(out.n_acts, 0);
+    ck_assert_int_eq(g.log_end, 20);
+}
+END_TEST
+
+START_TEST(test_learner) {
+    bk_raft_config c = config(4, 3, 1);
+    bk_raft l;
+    ck_assert_int_eq(bk_raft_init(&l, &c, NULL), 0);
+    for (int i = 0; i < 200; i++)
+        bk_raft_tick(&l, &out);
+    ck_assert_int_eq(l.role, BK_RAFT_FOLLOWER); /* never campaigns */
+    ck_assert_int_eq(l.term, 0);
+    /* A leader does not count a learner toward commit. */
+    c = config(1, 3, 1);
+    bk_raft r;
+    ck_assert_int_eq(bk_raft_init(&r, &c, NULL), 0);
+    elect(&r);
+    ck_assert_int_eq(count(BK_RAFT_MSG_APPEND), 3); /* the learner gets the log */
+    bk_raft_flushed(&r, 1, &out);
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 4, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 1;
+    ack.flushed_end = 1;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_int_eq(r.commit, 0);
+    ack.from = 3;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_int_eq(r.commit, 1);
+}
+END_TEST
+
+START_TEST(test_restore_rejects_nonsense) {
+    bk_raft r;
+    bk_raft_config c = config(1, 3, 0);
+    bk_raft_entry hist[] = {{5, 5, 2}, {3, 3, 3}};
+    bk_raft_restore rs = {.term = 3, .log_end = 10, .n_hist = 2, .hist = hist};
+    ck_assert_int_eq(bk_raft_init(&r, &c, &rs), BK_EINVAL); /* starts go back */
+    c.self = 9;
+    ck_assert_int_eq(bk_raft_init(&r, &c, NULL), BK_EINVAL); /* not a member */
+    c = config(1, 3, 0);
+    c.heartbeat_ticks = 10;
+    ck_assert_int_eq(bk_raft_init(&r, &c, NULL), BK_EINVAL);
+}
+END_TEST
+
+/* Messages of random fields (in and out of range) and random entry arrays,
+ * to every role: the core must neither crash (ASan/UBSan in make unit-asan)
+ * nor break its own bookkeeping. */
+START_TEST(test_garbage_never_crashes) {
+    unsigned long long seed = 7;
+    bk_raft_entry ents[8];
+    for (int node = 0; node < 3; node++) {
+        bk_raft r;
+        start(&r, 1, 3, 0, 0, NULL, 0);
+        if (node == 1) elect(&r);
+        for (int i = 0; i < 20000; i++) {
+            bk_raft_msg m = {0};
+            unsigned long long x = bk_test_rand(&seed);
+            m.type = (uint8_t)(x % 13);
+            m.from = (int32_t)(bk_test_rand(&seed) % 5);
+            m.to = (x >> 8) % 8 ? 1 : 2;
+            m.term = (int32_t)(bk_test_rand(&seed) % 6) - 1;
+            m.ok = (uint8_t)((x >> 12) & 1);
+            m.transfer = (uint8_t)((x >> 13) & 1);
+            int64_t span = (x >> 16) % 2 ? 40 : INT64_MAX / 2;
+            m.log_end = (int64_t)(bk_test_rand(&seed) % (uint64_t)span) - 2;
+            m.log_term = (int32_t)(bk_test_rand(&seed) % 7) - 1;
+            m.prev_end = (int64_t)(bk_test_rand(&seed) % (uint64_t)span) - 2;
+            m.prev_term = (int32_t)(bk_test_rand(&seed) % 7) - 1;
+            m.to_end = m.prev_end + (int64_t)(bk_test_rand(&seed) % 20);
+            m.commit = (int64_t)(bk_test_rand(&seed) % (uint64_t)span) - 2;
+            m.match_end = (int64_t)(bk_test_rand(&seed) % (uint64_t)span);
+            m.flushed_end = (int64_t)(bk_test_rand(&seed) % (uint64_t)span);
+            m.hint_term = (int32_t)(bk_test_rand(&seed) % 7);
+            m.hint_start = (int64_t)(bk_test_rand(&seed) % 40);
+            m.hint_end = (int64_t)(bk_test_rand(&seed) % 40);
+            m.n_entries = (uint32_t)(bk_test_rand(&seed) % 9);
+            int64_t base = m.prev_end - (int64_t)(bk_test_rand(&seed) % 3);
+            for (uint32_t k = 0; k < m.n_entries; k++) {
+                ents[k].base = base;
+                ents[k].last = base + (int64_t)(bk_test_rand(&seed) % 4) - 1;
+                if (bk_test_rand(&seed) % 50 == 0) ents[k].last = INT64_MAX;
+                ents[k].term = (int32_t)(bk_test_rand(&seed) % 6);
+                base = ents[k].last == INT64_MAX ? 0 : ents[k].last + 1;
+            }
+            m.entries = ents;
+            bk_raft_step(&r, &m, &out);
+            if (i % 7 == 0) bk_raft_tick(&r, &out);
+            if (i % 11 == 0) bk_raft_flushed(&r, (int64_t)(bk_test_rand(&seed) % 60), &out);
+            if (i % 13 == 0) bk_raft_propose(&r, 1 + (int64_t)(bk_test_rand(&seed) % 3), &out);
+            ck_assert_int_ge(r.log_end, r.log_start);
+            ck_assert_int_le(r.commit, r.log_end);
+            ck_assert_int_le(r.flushed, r.log_end);
+            ck_assert_int_le(out.n_msgs, BK_RAFT_OUT_MSGS_MAX);
+        }
+    }
+}
+END_TEST
+
+static Suite *raft_suite(void) {
+    Suite *s = suite_create("raft");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_election_and_noop);
+    tcase_add_test(tc, test_commit_requires_flush);
+    tcase_add_test(tc, test_figure8_old_term_not_committed_by_count);
+    tcase_add_test(tc, test_stale_leader_steps_down);
+    tcase_add_test(tc, test_vote_refused_less_up_to_date);
+    tcase_add_test(tc, test_prevote_does_not_disrupt);
+    tcase_add_test(tc, test_check_quorum_step_down);
+    tcase_add_test(tc, test_divergent_suffix_truncated);
+    tcase_add_test(tc, test_duplicate_prefix_does_not_truncate);
+    tcase_add_test(tc, test_fast_backoff_by_term);
+    tcase_add_test(tc, test_follower_refuses_with_hint);
+    tcase_add_test(tc, test_malformed_ignored);
+    tcase_add_test(tc, test_heartbeat_commit_capped_by_match);
+    tcase_add_test(tc, test_pipelining_window);
+    tcase_add_test(tc, test_leadership_transfer);
+    tcase_add_test(tc, test_snapshot_below_log_start);
+    tcase_add_test(tc, test_learner);
+    tcase_add_test(tc, test_restore_rejects_nonsense);
+    tcase_add_test(tc, test_garbage_never_crashes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+BK_TEST_MAIN(raft_suite)
