@@ -74,7 +74,7 @@ typedef struct sim_stats {
     int32_t max_term;
     int64_t time;
     uint64_t msgs, dropped;
-    int crashes, partitions, snapshots, truncations;
+    int crashes, partitions, snapshots, truncations, transfers;
 } sim_stats;
 
 /* Runs one seed. Returns 0, or -1 with `why` saying which property broke. */

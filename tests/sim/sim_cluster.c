@@ -451,6 +451,7 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
         s->part_pct = (int)rnd_in(s, 0, 2);
         s->slow_pct = (int)rnd_in(s, 0, 2);
         s->retain_pct = (int)rnd_in(s, 0, 1);
+        s->transfer_pct = (int)rnd_in(s, 0, 2);
     } else {
         s->delay_max = 1;
     }
@@ -468,6 +469,16 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
         if (s->failed) break;
         sim_node *ld = leader_now(s);
         if (ld && !s->healed && pct(s, o->propose_pct)) propose(s, ld);
+        if (ld && !s->healed && s->transfer_pct && pct(s, s->transfer_pct) && pct(s, 10)) {
+            /* Graceful handover, as at a broker's shutdown. */
+            int32_t to = (int32_t)rnd_in(s, 1, s->n_voters);
+            int32_t term = ld->r.term;
+            if (bk_raft_transfer(&ld->r, to, &s->out) == 0) {
+                s->st->transfers++;
+                sim_trace(s, "n%d transfer to n%d", ld->id, to);
+            }
+            do_out(s, ld, NULL, term);
+        }
         if (s->retain_pct && pct(s, s->retain_pct)) {
             sim_node *nd = &s->nodes[rnd_in(s, 0, s->n - 1)];
             if (nd->up) retain(s, nd);

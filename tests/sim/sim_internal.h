@@ -29,7 +29,7 @@ typedef struct sim {
     uint8_t blocked[SIM_NODES_MAX][SIM_NODES_MAX];
     int healed;
     /* fault knobs, drawn from the seed */
-    int loss_pct, dup_pct, delay_max, crash_pct, part_pct, slow_pct, retain_pct;
+    int loss_pct, dup_pct, delay_max, crash_pct, part_pct, slow_pct, retain_pct, transfer_pct;
     int64_t part_until;
     /* checks */
     int32_t *leader_of; /* by term */
