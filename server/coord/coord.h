@@ -233,6 +233,9 @@ int bk_coord_group_key(bk_wr *w, const char *group);
 int bk_coord_group_value(bk_wr *w, const bk_group *g);
 /* Writes the group's metadata record (group_changed hook). */
 void bk_coord_persist_group(bk_broker *b, bk_group *g);
+/* An empty classic group taken over by a KIP-848 consumer group: its
+ * GroupMetadata record is tombstoned (its offsets stay). */
+void bk_coord_forget_classic(bk_broker *b, bk_group *g);
 /* Tombstones for a group and all its offsets, then removes it. */
 int16_t bk_coord_delete_group(bk_broker *b, bk_group *g);
 /* KIP-848 consumer groups (consumer_broker.c): 0 or -1. */

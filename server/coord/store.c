@@ -264,7 +264,20 @@ static void load_group(bk_groups *gs, bk_str id, bk_bytes value, int64_t now) {
     if (!gid) return;
     bk_group *g = bk_groups_find(gs, gid);
     if (value.len < 0) { /* tombstone */
-        if (g) bk_groups_remove(gs, g);
+        /* Offsets are records of their own (Kafka keeps them apart from
+         * the group): a group whose offsets remain stays, reset. */
+        if (g && g->noffsets) {
+            while (g->members)
+                bk_groups_leave_member(gs, g, g->members->id, NULL, now);
+            free(g->protocol_type);
+            free(g->protocol_name);
+            free(g->leader);
+            g->protocol_type = g->protocol_name = g->leader = NULL;
+            g->generation = 0;
+            g->state = g->prev_state = BK_GROUP_EMPTY;
+        } else if (g) {
+            bk_groups_remove(gs, g);
+        }
         free(gid);
         return;
     }
@@ -522,6 +535,16 @@ static void expire_group(void *ud, bk_group *g) {
         bk_coord_append(ud, g->id, &k, &v, 1, NULL, NULL);
     }
     bk_wr_free(&w);
+}
+
+void bk_coord_forget_classic(bk_broker *b, bk_group *g) {
+    if (g->nmembers || (!g->protocol_type && g->generation <= 0)) return;
+    expire_group(b, g);
+    free(g->protocol_type);
+    free(g->protocol_name);
+    free(g->leader);
+    g->protocol_type = g->protocol_name = g->leader = NULL;
+    g->generation = 0;
 }
 
 void bk_coord_housekeeping(bk_broker *b) {

@@ -110,6 +110,8 @@ void bk_handle_consumer_group_heartbeat(bk_broker *b, bk_req *req) {
             bk_cgroups_heartbeat(b->groups->cgroups, &hr, &out, bk_now_ms());
             bk_cgroup *cg = bk_cgroups_find(b->groups->cgroups, hr.group_id);
             if (cg) bk_coord_consumer_persist(b, cg);
+            /* An empty classic group of this id is replaced, as in Kafka. */
+            if (cg && g && !out.error) bk_coord_forget_classic(b, g);
         }
     }
     resp.ErrorCode = out.error;

@@ -10,8 +10,9 @@
 # (py/test_groups_kip848_confluent.py, the same checks). On raw sockets
 # (py/test_groups_kip848_raw.py): the group survives a kill -9 (members carry
 # on at their epochs with their partitions, offsets kept), ListGroups /
-# DescribeGroups / DeleteGroups on consumer groups, and a deleted group stays
-# deleted after a restart.
+# DescribeGroups / DeleteGroups on consumer groups, a deleted group stays
+# deleted after a restart, and offline migration (an empty group of one
+# protocol taken over by the other) keeps the committed offsets.
 # Run: tests/integration/suite_groups_kip848.sh  (BROOK_IT_TARGET=kafka for Kafka 4.0)
 
 IT_SUITE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -89,6 +90,12 @@ if it_py 120 python3 test_groups_kip848_raw.py "$IT_PORT" before "$RAW_STATE"; t
         it_py 120 python3 test_groups_kip848_raw.py "$IT_PORT" after "$RAW_STATE"
         if it_restart; then
             it_py 60 python3 test_groups_kip848_raw.py "$IT_PORT" gone "$RAW_STATE"
+            it_py 60 python3 test_groups_kip848_raw.py "$IT_PORT" migrate "$RAW_STATE"
+            if it_restart; then
+                it_py 60 python3 test_groups_kip848_raw.py "$IT_PORT" migrated "$RAW_STATE"
+            else
+                it_fail "$SUITE: broker did not restart"
+            fi
         else
             it_fail "$SUITE: broker did not restart"
         fi

@@ -4,8 +4,8 @@ ConsumerGroupDescribe v1, ListGroups v5, DescribeGroups v6, DeleteGroups v2,
 OffsetCommit v9 and OffsetFetch v9 (member epochs). Built on kproto."""
 import uuid
 
-from kproto import (Reader, call, compact_array, compact_string, header_v2, i8, i16, i32, i64,
-                    uvarint)
+from kproto import (call, compact_array, compact_string, header_v1, header_v2, i8, i32, i64,
+                    kstring, uvarint)
 
 NULL_ARRAY = uvarint(0)
 
@@ -222,3 +222,17 @@ def topic_id(sock, corr, topic):
         if name == topic and not err:
             tid = t
     return tid
+
+
+
+def leave_group_v3(sock, corr, group, member_id):
+    """LeaveGroup v3 of one member -> (error, member error)."""
+    body = kstring(group) + i32(1) + kstring(member_id) + kstring(None)
+    r = call(sock, header_v1(13, 3, corr) + body, corr)
+    r.i32()
+    err, merr = r.i16(), None
+    for _ in range(r.i32()):
+        r.string()
+        r.string()
+        merr = r.i16()
+    return err, merr

@@ -11,6 +11,12 @@ admin APIs on consumer groups.
       deleted
   test_groups_kip848_raw.py PORT gone FILE     (restarted again) the deleted
       group and its offsets stay deleted
+  test_groups_kip848_raw.py PORT migrate FILE  offline migration: an empty
+      classic group becomes a consumer group when a KIP-848 member joins and
+      back when a classic member joins the empty consumer group; committed
+      offsets stay through both
+  test_groups_kip848_raw.py PORT migrated FILE (restarted) the same after a
+      restart: a classic group with its offset
 """
 import json
 import sys
@@ -215,4 +221,63 @@ def gone():
     c.exit()
 
 
-{"before": before, "after": after, "gone": gone}[MODE]()
+def migrate():
+    c = Checks()
+    s = k.connect(PORT, timeout=20)
+    grp = GROUP + "-mig"
+
+    def classic_then_consumer():
+        err, gen, _, _, mid, _ = retry_loading(
+            lambda: k.join_group_v5(s, nc(), grp, member_id="", rebalance_ms=1000), "join")
+        if err == 79:  # MEMBER_ID_REQUIRED
+            err, gen, _, _, mid, _ = k.join_group_v5(s, nc(), grp, member_id=mid,
+                                                     rebalance_ms=1000)
+        expect_eq(err, 0, "classic JoinGroup")
+        expect_eq(k.sync_group_v3(s, nc(), grp, gen, mid, [(mid, b"")])[0], 0, "SyncGroup")
+        expect_eq(k.offset_commit_v7(s, nc(), grp, gen, mid, TOPIC, {0: 7}), {0: 0}, "commit")
+        expect_eq(g.list_groups(s, nc()).get(grp, ("",))[2:], ("classic",), "listed as classic")
+        expect_eq(g.leave_group_v3(s, nc(), grp, mid), (0, 0), "LeaveGroup")
+        m = Member(k.connect(PORT, timeout=20), str(uuid.uuid4()))
+        r = g.heartbeat(m.s, nc(), grp, m.id, 0, topics=[TOPIC], owned=set(), rebalance_ms=60000)
+        expect_eq(r["error"], 0, "KIP-848 join of the empty classic group")
+        expect_eq(g.list_groups(s, nc()).get(grp), ("consumer", "Stable", "consumer"),
+                  "listed as a consumer group")
+        err, offs = g.offset_fetch(s, nc(), grp, TOPIC, [0])
+        expect_eq((err, offs[0][0]), (0, 7), "the classic group's offset")
+        expect_eq(g.heartbeat(m.s, nc(), grp, m.id, -1)["error"], 0, "leave")
+        err, gen, _, _, mid, _ = k.join_group_v5(s, nc(), grp, member_id="", rebalance_ms=1000)
+        if err == 79:
+            err, gen, _, _, mid, _ = k.join_group_v5(s, nc(), grp, member_id=mid,
+                                                     rebalance_ms=1000)
+        expect_eq(err, 0, "classic JoinGroup of the empty consumer group")
+        # (Kafka lists what its log has committed: the classic group shows
+        # once its SyncGroup wrote the group record.)
+        expect_eq(k.sync_group_v3(s, nc(), grp, gen, mid, [(mid, b"")])[0], 0, "SyncGroup")
+        expect_eq(g.list_groups(s, nc()).get(grp, ("",))[2:], ("classic",), "classic again")
+        err, offs = g.offset_fetch(s, nc(), grp, TOPIC, [0])
+        expect_eq((err, offs[0][0]), (0, 7), "the offset is still there")
+        expect_eq(g.leave_group_v3(s, nc(), grp, mid), (0, 0), "LeaveGroup")
+
+    c.run("offline migration classic -> consumer -> classic keeps the offsets",
+          classic_then_consumer)
+    c.exit()
+
+
+def migrated():
+    c = Checks()
+    s = k.connect(PORT, timeout=20)
+    grp = GROUP + "-mig"
+
+    def same():
+        d = retry_loading(lambda: g.describe_consumer_group(s, nc(), grp), "describe")
+        expect_eq(d["error"], GROUP_ID_NOT_FOUND, "ConsumerGroupDescribe")
+        expect_eq(g.list_groups(s, nc()).get(grp, ("",))[2:], ("classic",), "listed as classic")
+        err, offs = g.offset_fetch(s, nc(), grp, TOPIC, [0])
+        expect_eq((err, offs[0][0]), (0, 7), "the offset")
+
+    c.run("after a restart: the migrated group is classic with its offset", same)
+    c.exit()
+
+
+{"before": before, "after": after, "gone": gone, "migrate": migrate,
+ "migrated": migrated}[MODE]()
