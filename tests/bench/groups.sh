@@ -1,32 +1,43 @@
 #!/usr/bin/env bash
 # groups.sh - `make bench-groups`: consumer group figures of brookd and
 # Apache Kafka 4.0 (single-node KRaft, tests/tools/kafka.sh) side by side,
-# driven by franz-go (tests/bench/groups_bench.go, classic protocol):
+# driven by franz-go (tests/bench/groups_bench.go):
 #
 #   rebalance  a group of 20 consumers over a 100-partition topic, stable;
 #              one more member joins: time until every partition is owned by
-#              exactly one member again (from the members' assign/revoke
-#              callbacks); then it leaves (LeaveGroup): the same. Eager
-#              (range) and cooperative-sticky (two rounds) groups; heartbeat
-#              interval 1 s (members learn of a rebalance at their next
-#              heartbeat, so this bounds both brokers alike; each join and
-#              leave comes at a random point of it); the median and every
-#              repetition.
+#              exactly one member again and the members' shares are balanced
+#              (from the members' assign/revoke callbacks); then it leaves
+#              (LeaveGroup): the same. Classic protocol: eager (range) and
+#              cooperative-sticky (two rounds) groups, heartbeat interval 1 s
+#              (members learn of a rebalance at their next heartbeat, so this
+#              bounds both brokers alike; each join and leave comes at a
+#              random point of it). KIP-848 (consumer protocol, franz-go's
+#              kgo.ServerSideBalancer, the broker's uniform assignor): the
+#              broker sets the heartbeat interval; for each interval of
+#              BENCH_CONSUMER_HB_MS each broker is restarted with
+#              group.consumer.heartbeat.interval.ms (and the minimum) at it,
+#              and each time is also taken until ConsumerGroupDescribe
+#              confirms it (state Stable, every member at the group epoch
+#              with its target assignment). The median and every repetition.
 #   commits    synchronous OffsetCommit requests (one partition each,
 #              generation -1) for BENCH_SECONDS: one committer, then
 #              BENCH_COMMITTERS concurrent ones (each its own connection and
 #              group); commits per second and latency p50 / p99.
 #
 # Both brokers run with group.initial.rebalance.delay.ms=0 (kafka.sh sets it
-# for Kafka). Neither fsyncs an offset commit: brook appends to
+# for Kafka) and the same group.coordinator.rebalance.protocols,
+# group.consumer.assignors and group.consumer.*heartbeat.interval.ms (see
+# broker_props). Neither fsyncs an offset commit: brook appends to
 # __consumer_offsets as Kafka does with its default flush settings.
 #
 #   tests/bench/groups.sh [BUILD_DIR]       (BUILD_DIR default: build)
 #
 # Writes the tables to stdout and BUILD_DIR/bench-groups.md. Every step is
 # bounded by timeout; a step that fails leaves its reason in its cell. Knobs:
-# BENCH_SECONDS (5), BENCH_REPS (5), BENCH_COMMITTERS (8), BENCH_KEEP=1
-# keeps the work directory. The whole run takes about 3 minutes.
+# BENCH_SECONDS (5), BENCH_REPS (5), BENCH_COMMITTERS (8),
+# BENCH_CONSUMER_HB_MS ("5000 1000": Kafka's default, then the classic
+# groups' interval), BENCH_KEEP=1 keeps the work directory. The whole run
+# takes about 7 minutes.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -38,6 +49,7 @@ NCOMMIT=${BENCH_COMMITTERS:-8}
 MEMBERS=20
 PARTS=100
 HB_MS=1000
+read -r -a CHB <<<"${BENCH_CONSUMER_HB_MS:-5000 1000}"
 BROOKD=$BUILD/brookd
 DRIVER=$BUILD/bench/groups_bench
 OUT=$BUILD/bench-groups.md
@@ -76,9 +88,40 @@ trap 'exit 130' INT TERM
 declare -A R=() # "broker key" -> cell text
 
 # median of comma-separated numbers
-median() { tr ',' '\n' <<<"$1" | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
+median() { tr ',' '\n' <<<"$1" | grep -E '^[0-9.]+$' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
 val() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
 why() { grep -v '^\s*$' "$1" 2>/dev/null | tail -n 1 | tr '|' '/' | cut -c1-120; }
+
+# broker_props HB: the group settings both brokers get, one per line; HB is
+# the KIP-848 heartbeat interval (Kafka's minimum is 5000 by default).
+broker_props() {
+    local hb=$1 min=5000
+    ((hb < min)) && min=$hb
+    printf '%s\n' group.coordinator.rebalance.protocols=classic,consumer \
+        group.consumer.assignors=uniform,range \
+        "group.consumer.heartbeat.interval.ms=$hb" \
+        "group.consumer.min.heartbeat.interval.ms=$min"
+}
+
+# run_consumer NAME BOOTSTRAP HB: the KIP-848 group on a broker whose
+# group.consumer.heartbeat.interval.ms is HB.
+run_consumer() {
+    local name=$1 bs=$2 hb=$3 f k
+    f=$WORK/$name-rebalance-consumer-$hb.out
+    log "$name: KIP-848 group of $MEMBERS over $PARTS partitions, heartbeat $hb ms, $REPS joins and leaves"
+    if timeout $((120 + REPS * (6 * hb / 1000 + 10))) "$DRIVER" rebalance "$bs" consumer \
+        "$MEMBERS" "$PARTS" "$REPS" "$hb" >"$f" 2>"$f.err"; then
+        R[$name initial consumer$hb]="$(val "$f" initial_ms) / $(val "$f" initial_confirm_ms)"
+        for k in join leave; do
+            R[$name $k consumer$hb]="$(median "$(val "$f" ${k}_ms)") ($(val "$f" ${k}_ms))"
+            R[$name ${k}c consumer$hb]="$(median "$(val "$f" ${k}_confirm_ms)") ($(val "$f" ${k}_confirm_ms))"
+        done
+        R[$name moved consumer$hb]="$(median "$(val "$f" join_moved)") / $(median "$(val "$f" leave_moved)")"
+        [[ -s $f.err ]] && log "$name: $(why "$f.err")"
+    else
+        R[$name initial consumer$hb]="failed: $(why "$f.err")"
+    fi
+}
 
 # run_loads NAME BOOTSTRAP
 run_loads() {
@@ -90,6 +133,7 @@ run_loads() {
             R[$name initial $bal]="$(val "$f" initial_ms)"
             R[$name join $bal]="$(median "$(val "$f" join_ms)") ($(val "$f" join_ms))"
             R[$name leave $bal]="$(median "$(val "$f" leave_ms)") ($(val "$f" leave_ms))"
+            R[$name moved $bal]="$(median "$(val "$f" join_moved)") / $(median "$(val "$f" leave_moved)")"
         else
             R[$name initial $bal]="failed: $(why "$f.err")"
         fi
@@ -107,48 +151,75 @@ run_loads() {
     done
 }
 
-# ---------------------------------------------------------------- brookd
-port=$(kafka_free_port)
-mkdir -p "$WORK/brook"
-"$BROOKD" --override "listeners=PLAINTEXT://127.0.0.1:$port" --override "log.dirs=$WORK/brook/data" \
-    --override node.id=1 --override group.initial.rebalance.delay.ms=0 \
-    </dev/null >"$WORK/brook/brookd.log" 2>&1 &
-BROOK_PID=$!
-for ((i = 0; i < 100; i++)); do kafka_probe "$port" 1 && break; sleep 0.1; done
-if kafka_probe "$port" 1; then
-    run_loads brook "127.0.0.1:$port"
-else
-    log "brookd did not start: $(why "$WORK/brook/brookd.log")"
-fi
-kill -TERM "$BROOK_PID" 2>/dev/null; timeout 15 tail --pid="$BROOK_PID" -f /dev/null; BROOK_PID=
+# One broker start per KIP-848 heartbeat interval; the classic loads and the
+# commits run on the first.
+first=1
+for hb in "${CHB[@]}"; do
+    # ------------------------------------------------------------ brookd
+    port=$(kafka_free_port)
+    d=$WORK/brook-$hb
+    mkdir -p "$d"
+    ovr=()
+    while read -r p; do ovr+=(--override "$p"); done < <(broker_props "$hb")
+    "$BROOKD" --override "listeners=PLAINTEXT://127.0.0.1:$port" --override "log.dirs=$d/data" \
+        --override node.id=1 --override group.initial.rebalance.delay.ms=0 "${ovr[@]}" \
+        </dev/null >"$d/brookd.log" 2>&1 &
+    BROOK_PID=$!
+    for ((i = 0; i < 100; i++)); do kafka_probe "$port" 1 && break; sleep 0.1; done
+    if kafka_probe "$port" 1; then
+        ((first)) && run_loads brook "127.0.0.1:$port"
+        run_consumer brook "127.0.0.1:$port" "$hb"
+    else
+        log "brookd did not start: $(why "$d/brookd.log")"
+    fi
+    kill -TERM "$BROOK_PID" 2>/dev/null; timeout 15 tail --pid="$BROOK_PID" -f /dev/null; BROOK_PID=
+    if grep -E ' (ERROR|FATAL|WARN) ' "$d/brookd.log" >"$d/brookd.problems" 2>/dev/null; then
+        log "brookd logged $(wc -l <"$d/brookd.problems") warning/error line(s), the first: $(head -n 1 "$d/brookd.problems" | cut -c1-160)"
+    fi
 
-# ---------------------------------------------------------------- Kafka
-port=$(kafka_free_port)
-KAFKA_DIR=$WORK/kafka
-log "starting Kafka $KAFKA_VERSION"
-if KAFKA_LOG_LEVEL=WARN kafka_start "$KAFKA_DIR" "$port" >"$WORK/kafka-start.log" 2>&1; then
-    run_loads kafka "127.0.0.1:$port"
-else
-    log "Kafka did not start: $(why "$WORK/kafka-start.log")"
-fi
-kafka_stop "$KAFKA_DIR" >/dev/null 2>&1; KAFKA_DIR=
+    # ------------------------------------------------------------ Kafka
+    port=$(kafka_free_port)
+    KAFKA_DIR=$WORK/kafka-$hb
+    log "starting Kafka $KAFKA_VERSION (group.consumer.heartbeat.interval.ms=$hb)"
+    if KAFKA_EXTRA_PROPS=$(broker_props "$hb") KAFKA_LOG_LEVEL=WARN \
+        kafka_start "$KAFKA_DIR" "$port" >"$WORK/kafka-start-$hb.log" 2>&1; then
+        ((first)) && run_loads kafka "127.0.0.1:$port"
+        run_consumer kafka "127.0.0.1:$port" "$hb"
+    else
+        log "Kafka did not start: $(why "$WORK/kafka-start-$hb.log")"
+    fi
+    kafka_stop "$KAFKA_DIR" >/dev/null 2>&1; KAFKA_DIR=
+    first=0
+done
 
 # ---------------------------------------------------------------- report
 cell() { echo "${R[$1]:-n/a}"; }
 {
-    echo "# Consumer group benchmark (classic protocol)"
+    echo "# Consumer group benchmark (classic and KIP-848 protocols)"
     echo
     echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, brookd ($(git rev-parse --short HEAD 2>/dev/null)) and Apache Kafka $KAFKA_VERSION, loopback; franz-go $(cd "$CLIENTS_GO_DIR" && env "${CLIENTS_GO_ENV[@]}" go list -m -f '{{.Version}}' github.com/twmb/franz-go 2>/dev/null) members and committers."
     echo
     echo "## Rebalance: $MEMBERS members over $PARTS partitions, one more joins, then leaves"
     echo
-    echo "Milliseconds until every partition is owned by exactly one member again; median (each of $REPS runs). Heartbeat interval ${HB_MS} ms: the members already in the group learn of a rebalance at their next heartbeat, and each join or leave comes at a random point of that interval, so on either broker the times are mostly that wait plus the JoinGroup/SyncGroup rounds (cooperative-sticky: two rounds when partitions move). \"initial\" is the first $MEMBERS members started at once on a new group (on each broker's first group it includes creating __consumer_offsets)."
+    echo "Milliseconds until every partition is owned by exactly one member again, shares balanced; median (each of $REPS runs). Heartbeat interval ${HB_MS} ms: the members already in the group learn of a rebalance at their next heartbeat, and each join or leave comes at a random point of that interval, so on either broker the times are mostly that wait plus the JoinGroup/SyncGroup rounds (cooperative-sticky: two rounds when partitions move). \"initial\" is the first $MEMBERS members started at once on a new group (on each broker's first group it includes creating __consumer_offsets). \"partitions moved\": how many partitions have another owner after the rebalance than before it (median)."
     echo
-    echo "| group | broker | initial $MEMBERS join | +1 member joins | it leaves |"
-    echo "| --- | --- | ---: | ---: | ---: |"
+    echo "| group | broker | initial $MEMBERS join | +1 member joins | it leaves | partitions moved, join / leave |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: |"
     for bal in range cooperative; do
         for b in brook kafka; do
-            echo "| $bal | $b | $(cell "$b initial $bal") | $(cell "$b join $bal") | $(cell "$b leave $bal") |"
+            echo "| $bal | $b | $(cell "$b initial $bal") | $(cell "$b join $bal") | $(cell "$b leave $bal") | $(cell "$b moved $bal") |"
+        done
+    done
+    echo
+    echo "## Rebalance, KIP-848 (consumer protocol): $MEMBERS members over $PARTS partitions, one more joins, then leaves"
+    echo
+    echo "franz-go members with kgo.ServerSideBalancer (ConsumerGroupHeartbeat), the broker's uniform assignor; both brokers with group.consumer.heartbeat.interval.ms as below (and group.consumer.min.heartbeat.interval.ms at most that), group.consumer.assignors=uniform,range. Milliseconds until the members' callbacks own every partition exactly once with balanced shares (floor or ceil of $PARTS/members each), then / until ConsumerGroupDescribe confirms it (state Stable, every member at the group epoch, assignment = target = what its callbacks own); median (each of $REPS runs). Members learn of a new target assignment at their next heartbeat; a joining member gets a partition only after its previous owner revoked it and said so, so a join takes about one heartbeat interval (the new member's second heartbeat) on either broker, and a leave the wait until the members that inherit a partition heartbeat next. Every interval after the first starts both brokers afresh, so its \"initial\" includes creating __consumer_offsets."
+    echo
+    echo "| heartbeat | broker | initial $MEMBERS: stable / confirmed | +1 member joins: stable | confirmed | it leaves: stable | confirmed | partitions moved, join / leave |"
+    echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for hb in "${CHB[@]}"; do
+        for b in brook kafka; do
+            echo "| $hb ms | $b | $(cell "$b initial consumer$hb") | $(cell "$b join consumer$hb") | $(cell "$b joinc consumer$hb") | $(cell "$b leave consumer$hb") | $(cell "$b leavec consumer$hb") | $(cell "$b moved consumer$hb") |"
         done
     done
     echo

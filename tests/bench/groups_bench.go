@@ -1,21 +1,44 @@
 // groups_bench: the consumer group figures of tests/bench/groups.sh, with
-// franz-go (classic protocol: no kgo.ServerSideBalancer, so no KIP-848).
+// franz-go: the classic protocol (client-side balancers) and KIP-848
+// ("consumer" protocol: kgo.ServerSideBalancer, ConsumerGroupHeartbeat, the
+// broker's uniform assignor).
 //
 //	cd tests/tools/go && go build -o OUT ../../bench/groups_bench.go
 //	OUT rebalance BOOTSTRAP BALANCER MEMBERS PARTITIONS REPS HEARTBEAT_MS
 //	OUT commits BOOTSTRAP COMMITTERS SECONDS
 //
-// rebalance: MEMBERS consumers of one group (BALANCER range or cooperative)
-// subscribe to a fresh topic of PARTITIONS partitions; once the group is
-// stable, REPS times: one more member joins, then it leaves (Close, a
-// LeaveGroup). "Stable" is the first instant at which every partition is
-// owned (by the members' OnPartitionsAssigned / Revoked callbacks) by exactly
-// one member and every member owns some; each time is from the action
-// (kgo.NewClient of the new member, Close of it) to that instant. The group
-// must then stay so for 1 s. Each action comes at a random point of the
-// heartbeat interval (members learn of a rebalance at their next heartbeat,
-// so the times are about that interval's remainder plus the rounds). Prints key=value lines: initial_ms, join_ms
-// and leave_ms (every repetition, comma-separated).
+// rebalance: MEMBERS consumers of one group subscribe to a fresh topic of
+// PARTITIONS partitions; BALANCER is range or cooperative (classic protocol,
+// kgo.RangeBalancer / kgo.CooperativeStickyBalancer, heartbeat every
+// HEARTBEAT_MS) or consumer (KIP-848: kgo.ServerSideBalancer with the sticky
+// balancer first, so franz-go asks for the broker's "uniform" assignor; the
+// broker sets the heartbeat interval, group.consumer.heartbeat.interval.ms,
+// and HEARTBEAT_MS is only the phase range below). Once the group is stable,
+// REPS times: one more member joins, then it leaves (Close: a LeaveGroup, or
+// a ConsumerGroupHeartbeat with member epoch -1).
+//
+// "Stable" is the first instant at which, by the members' own
+// OnPartitionsAssigned / Revoked / Lost callbacks, every partition is owned
+// by exactly one live member and every live member owns floor(P/N) or
+// ceil(P/N) of them (the balanced end state of all three assignors here; a
+// KIP-848 member that got part of its share while others still hold
+// theirs is not stable). Each time is from the action (kgo.NewClient of the
+// new member, Close of it) to that instant; the group must then stay so for
+// 1 s. For consumer groups the broker must also confirm it: a
+// ConsumerGroupDescribe (polled every 20 ms from that instant) answering
+// state Stable, assignment epoch = group epoch = every member's epoch,
+// exactly the live members (by client id), each member's assignment equal
+// to its target and to what its callbacks own; confirm_ms is the time from
+// the action to that answer ("none" when it did not come within 30 s, with
+// the last answer on stderr). Each action comes at a random point of
+// HEARTBEAT_MS (members learn of a rebalance at their next heartbeat, so
+// the times are about that interval's remainder plus the rounds). Prints
+// key=value lines: initial_ms, join_ms and leave_ms (every repetition,
+// comma-separated), join_moved and leave_moved (how many partitions have
+// another owner at the stable instant after the action than at the one
+// before it), and for consumer groups initial_confirm_ms, join_confirm_ms,
+// leave_confirm_ms. GROUPS_BENCH_TRACE=1 prints every new describe answer
+// (state, epochs, members per member epoch) while confirming, on stderr.
 //
 // commits: COMMITTERS goroutines, each with its own client (connection) and
 // group, send synchronous OffsetCommit requests (one partition each, a new
@@ -43,6 +66,10 @@ import (
 )
 
 const callTime = 30 * time.Second
+
+// GROUPS_BENCH_TRACE=1: every new ConsumerGroupDescribe answer while
+// confirming, on stderr.
+var trace = os.Getenv("GROUPS_BENCH_TRACE") != ""
 
 func die(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "groups_bench: "+format+"\n", args...)
@@ -105,15 +132,42 @@ func (o *owners) set(m string, ps []int32, on bool) {
 	}
 }
 
-// stable: the members named own every partition exactly once, each some.
+// snapshot: partition -> owning member.
+func (o *owners) snapshot() map[int32]string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := map[int32]string{}
+	for name, ps := range o.owned {
+		for p := range ps {
+			m[p] = name
+		}
+	}
+	return m
+}
+
+// moved: how many partitions have another owner in b than in a.
+func moved(a, b map[int32]string) string {
+	n := 0
+	for p, o := range b {
+		if a[p] != o {
+			n++
+		}
+	}
+	return strconv.Itoa(n)
+}
+
+// stable: the members named own every partition exactly once, each
+// floor(parts/members) or ceil(parts/members) of them.
 func (o *owners) stable(members map[string]bool, parts int) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	seen := make([]bool, parts)
 	n := 0
+	lo := parts / len(members)
+	hi := (parts + len(members) - 1) / len(members)
 	for m := range members {
 		ps := o.owned[m]
-		if len(ps) == 0 {
+		if len(ps) == 0 || len(ps) < lo || len(ps) > hi {
 			return false
 		}
 		for p := range ps {
@@ -144,9 +198,12 @@ func rebalance(bootstrap, balancer string, nmembers, parts, reps, hbMs int) {
 		bal = kgo.RangeBalancer()
 	case "cooperative":
 		bal = kgo.CooperativeStickyBalancer()
+	case "consumer": // KIP-848; a sticky balancer first asks for "uniform"
+		bal = kgo.CooperativeStickyBalancer()
 	default:
-		die("balancer %q: range or cooperative", balancer)
+		die("balancer %q: range, cooperative or consumer", balancer)
 	}
+	kip848 := balancer == "consumer"
 	own := &owners{owned: map[string]map[int32]bool{}}
 	live := map[string]bool{}
 	var liveMu sync.Mutex
@@ -157,6 +214,11 @@ func rebalance(bootstrap, balancer string, nmembers, parts, reps, hbMs int) {
 			kgo.ConsumeTopics(topic),
 			kgo.Balancers(bal),
 			kgo.DisableAutoCommit(),
+		)
+		if kip848 {
+			o = append(o, kgo.ServerSideBalancer())
+		}
+		o = append(o,
 			kgo.SessionTimeout(30*time.Second),
 			kgo.HeartbeatInterval(time.Duration(hbMs)*time.Millisecond),
 			kgo.RebalanceTimeout(60*time.Second),
@@ -192,7 +254,123 @@ func rebalance(bootstrap, balancer string, nmembers, parts, reps, hbMs int) {
 		delete(own.owned, m.name)
 		own.mu.Unlock()
 	}
-	waitStable := func(what string, t0 time.Time) time.Duration {
+	admin, err := kgo.NewClient(opts(bootstrap, "groups-bench-describe")...)
+	if err != nil {
+		die("%v", err)
+	}
+	defer admin.Close()
+	var topicID [16]byte
+	if kip848 {
+		ctx, cancel := context.WithTimeout(context.Background(), callTime)
+		td, err := kadm.NewClient(admin).ListTopics(ctx, topic)
+		cancel()
+		if err != nil || td[topic].Err != nil {
+			die("metadata of %s: %v %v", topic, err, td[topic].Err)
+		}
+		topicID = td[topic].ID
+	}
+	// confirm: for consumer groups, the time from t0 to the first
+	// ConsumerGroupDescribe that agrees (see the top of the file).
+	confirm := func(what string, t0 time.Time) string {
+		if !kip848 {
+			return ""
+		}
+		liveMu.Lock()
+		names := map[string]bool{}
+		for k := range live {
+			names[k] = true
+		}
+		liveMu.Unlock()
+		last, lastTrace := "", ""
+		check := func() bool {
+			req := kmsg.NewPtrConsumerGroupDescribeRequest()
+			req.Groups = []string{group}
+			ctx, cancel := context.WithTimeout(context.Background(), callTime)
+			defer cancel()
+			resp, err := req.RequestWith(ctx, admin)
+			if err != nil {
+				last = err.Error()
+				return false
+			}
+			if len(resp.Groups) != 1 {
+				last = fmt.Sprintf("%d groups described", len(resp.Groups))
+				return false
+			}
+			g := resp.Groups[0]
+			if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+				last = err.Error()
+				return false
+			}
+			last = fmt.Sprintf("state %s epoch %d assignment epoch %d, %d members", g.State, g.Epoch, g.AssignmentEpoch, len(g.Members))
+			if trace {
+				epochs := map[int32]int{}
+				for _, m := range g.Members {
+					epochs[m.MemberEpoch]++
+				}
+				if t := fmt.Sprintf("%s, member epochs %v", last, epochs); t != lastTrace {
+					fmt.Fprintf(os.Stderr, "%s +%s: %s\n", what, ms3(time.Since(t0)), t)
+					lastTrace = t
+				}
+			}
+			if g.State != "Stable" || g.AssignmentEpoch != g.Epoch || len(g.Members) != len(names) {
+				return false
+			}
+			own.mu.Lock()
+			defer own.mu.Unlock()
+			set := func(a kmsg.Assignment) map[int32]bool {
+				m := map[int32]bool{}
+				for _, t := range a.TopicPartitions {
+					if t.TopicID != topicID {
+						return nil
+					}
+					for _, p := range t.Partitions {
+						m[p] = true
+					}
+				}
+				return m
+			}
+			same := func(a, b map[int32]bool) bool {
+				if a == nil || b == nil || len(a) != len(b) {
+					return false
+				}
+				for p := range a {
+					if !b[p] {
+						return false
+					}
+				}
+				return true
+			}
+			for _, m := range g.Members {
+				if !names[m.ClientID] {
+					last += ", unexpected member " + m.ClientID
+					return false
+				}
+				if m.MemberEpoch != g.Epoch {
+					last += fmt.Sprintf(", %s at epoch %d", m.ClientID, m.MemberEpoch)
+					return false
+				}
+				a := set(m.Assignment)
+				if !same(a, set(m.TargetAssignment)) || !same(a, own.owned[m.ClientID]) {
+					last += fmt.Sprintf(", %s assignment %d / target %d / owned %d", m.ClientID,
+						len(a), len(set(m.TargetAssignment)), len(own.owned[m.ClientID]))
+					return false
+				}
+			}
+			return true
+		}
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if check() {
+				return ms3(time.Since(t0))
+			}
+		}
+		fmt.Fprintf(os.Stderr, "groups_bench: %s: broker did not confirm within 30 s: %s\n", what, last)
+		return "none"
+	}
+
+	// waitStable: the time from t0 to stable (see the top of the file) and,
+	// for consumer groups, to the broker's confirmation, polled from that
+	// instant on while the group must stay stable for 1 s.
+	waitStable := func(what string, t0 time.Time) (time.Duration, string) {
 		liveMu.Lock()
 		names := map[string]bool{}
 		for k := range live {
@@ -203,18 +381,20 @@ func rebalance(bootstrap, balancer string, nmembers, parts, reps, hbMs int) {
 		for time.Now().Before(end) {
 			if own.stable(names, parts) {
 				took := time.Since(t0)
+				confirmed := make(chan string, 1)
+				go func() { confirmed <- confirm(what, t0) }()
 				// It must stay stable (no further rebalance) for 1 s.
 				for q := time.Now().Add(time.Second); time.Now().Before(q); time.Sleep(5 * time.Millisecond) {
 					if !own.stable(names, parts) {
 						die("%s: stable after %v, then not", what, took)
 					}
 				}
-				return took
+				return took, <-confirmed
 			}
 			time.Sleep(time.Millisecond)
 		}
 		die("%s: not stable within 2 min", what)
-		return 0
+		return 0, ""
 	}
 
 	var ms []*member
@@ -226,8 +406,10 @@ func rebalance(bootstrap, balancer string, nmembers, parts, reps, hbMs int) {
 		liveMu.Unlock()
 		ms = append(ms, start(name))
 	}
-	initial := waitStable("initial group", t0)
-	var joins, leaves []string
+	initial, initialConfirm := waitStable("initial group", t0)
+	var joinMoved, leaveMoved []string
+	before := own.snapshot()
+	var joins, leaves, joinsC, leavesC []string
 	for r := 0; r < reps; r++ {
 		name := fmt.Sprintf("extra%d", r)
 		liveMu.Lock()
@@ -239,17 +421,28 @@ func rebalance(bootstrap, balancer string, nmembers, parts, reps, hbMs int) {
 		phase()
 		t := time.Now()
 		x := start(name)
-		joins = append(joins, ms3(waitStable("join", t)))
+		took, c := waitStable("join", t)
+		after := own.snapshot()
+		joinMoved, before = append(joinMoved, moved(before, after)), after
+		joins, joinsC = append(joins, ms3(took)), append(joinsC, c)
 		liveMu.Lock()
 		delete(live, name)
 		liveMu.Unlock()
 		phase()
 		t = time.Now()
 		stop(x)
-		leaves = append(leaves, ms3(waitStable("leave", t)))
+		took, c = waitStable("leave", t)
+		after = own.snapshot()
+		leaveMoved, before = append(leaveMoved, moved(before, after)), after
+		leaves, leavesC = append(leaves, ms3(took)), append(leavesC, c)
 	}
 	fmt.Printf("initial_ms=%s\njoin_ms=%s\nleave_ms=%s\n", ms3(initial),
 		strings.Join(joins, ","), strings.Join(leaves, ","))
+	fmt.Printf("join_moved=%s\nleave_moved=%s\n", strings.Join(joinMoved, ","), strings.Join(leaveMoved, ","))
+	if kip848 {
+		fmt.Printf("initial_confirm_ms=%s\njoin_confirm_ms=%s\nleave_confirm_ms=%s\n", initialConfirm,
+			strings.Join(joinsC, ","), strings.Join(leavesC, ","))
+	}
 	var wg sync.WaitGroup
 	for _, m := range ms {
 		wg.Add(1)
