@@ -11,6 +11,7 @@
 #   make bench      benchmarks (tests/bench), figures beside the machine's own limits
 #   make bench-broker  brookd against Apache Kafka under the same loads
 #   make bench-groups  consumer group rebalance times and offset commit rates, brookd and Kafka
+#   make bench-idempotence  produce throughput with idempotence on and off, brookd and Kafka
 #   make regen      regenerate protocol/gen from the Kafka JSON specs
 #   make api-table  refresh README.md's table of APIs from the codec's own table
 #   make deps       install the Debian packages brook needs (apt, as root or via sudo)
@@ -212,6 +213,12 @@ $(BUILD)/bench/rdk_perf: LDLIBS += -lrdkafka
 .PHONY: bench-broker
 bench-broker: check-deps $(BROOKD) $(BROKER_BENCH_BIN)
 	@tests/bench/broker.sh $(BUILD)
+
+# Produce throughput with idempotence on against off (loadgen and librdkafka,
+# alternating repetitions), brookd and Kafka 4.0 (build/bench-idempotence.md).
+.PHONY: bench-idempotence
+bench-idempotence: check-deps $(BROOKD) $(BROKER_BENCH_BIN)
+	@tests/bench/broker.sh $(BUILD) idempotence
 
 # Consumer groups on brookd and Apache Kafka 4.0 side by side: rebalance time
 # of 20 members over 100 partitions when one joins, offset commits per second

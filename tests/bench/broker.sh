@@ -24,10 +24,29 @@
 #              and default Kafka for acks=1, all three for acks=-1).
 #            librdkafka (rdk_perf): produce and consume, default batching.
 #            Kafka's ProducerPerformance / ConsumerPerformance (Java client
-#              4.0, enable.idempotence=false: brook has no InitProducerId yet).
+#              4.0, enable.idempotence=false, as every load here; the
+#              idempotence mode below compares on and off).
 #            RSS (VmRSS, VmHWM) of each broker after its loads.
 #
 #   tests/bench/broker.sh [BUILD_DIR]       (BUILD_DIR default: build)
+#   tests/bench/broker.sh BUILD_DIR idempotence   (`make bench-idempotence`)
+#
+# The idempotence mode measures only produce throughput with idempotence on
+# against off, on each broker alone (brookd, then Kafka with its default
+# flushing, for context), after the same machine limits: BENCH_REPS (5)
+# repetitions, each running every load once off and once on, the order
+# alternating between repetitions (off-on, on-off, ...) so that drift of the
+# machine falls on both alike; each pair gives a ratio on / off, reported as
+# the median and the range over the repetitions, beside the median MB/s and
+# the broker's CPU time (utime + stime) per GB. Loads: loadgen (--idempotent
+# 0/1: the same requests, with a producer id, epoch and sequences, 8 in
+# flight either way) acks=1 and -1, 1 and 16 partitions; librdkafka
+# (rdk_perf, enable.idempotence=false/true, acks=all, which idempotence
+# requires; librdkafka then also keeps at most 5 requests in flight) 1 and
+# 16 partitions. Every load runs for BENCH_SECONDS (4 here); both brokers
+# get log.segment.bytes=64 MiB and log.retention.bytes=256 MiB per
+# partition, so the repetitions do not fill the disk. Writes
+# BUILD_DIR/bench-idempotence.md; about 12 minutes.
 #
 # Writes the tables to stdout and BUILD_DIR/bench-broker.md. Every step is
 # bounded (loadgen and rdk_perf by their own clocks, everything by timeout);
@@ -39,13 +58,18 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
 BUILD=${1:-build}
+MODE=${2:-all}
+[[ $MODE == all || $MODE == idempotence ]] || { echo "broker.sh: unknown mode $MODE" >&2; exit 2; }
 SECS=${BENCH_SECONDS:-5}
+[[ $MODE == idempotence ]] && SECS=${BENCH_SECONDS:-4}
+REPS=${BENCH_REPS:-5}
 MAXMIB=${BENCH_MAX_MIB:-1024}
 JREC=${BENCH_JAVA_RECORDS:-100000}
 LOADGEN=$BUILD/bench/loadgen
 RDK=$BUILD/bench/rdk_perf
 BROOKD=$BUILD/brookd
 OUT=$BUILD/bench-broker.md
+[[ $MODE == idempotence ]] && OUT=$BUILD/bench-idempotence.md
 # shellcheck source=../tools/kafka.sh
 source tests/tools/kafka.sh
 
@@ -80,6 +104,22 @@ val() { sed -n "s/^$2=//p" "$1" 2>/dev/null | tail -n 1; }
 why() { grep -v '^\s*$' "$1" 2>/dev/null | tail -n 1 | tr '|' '/' | cut -c1-160; }
 rss() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null; }
 settle() { timeout 60 sync; sleep 0.5; } # dirty pages of one load do not slow the next
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; } # utime + stime
+declare -A PORT PID
+
+# lg NAME BROKER ARGS...: one loadgen step; its key=value output is kept as
+# NAME for the report, its failure reason as NAME.err.
+lg() {
+    local name=$1 b=$2
+    shift 2
+    local out=$WORK/$b.$name.out
+    if ! timeout 120 "$LOADGEN" --broker "127.0.0.1:${PORT[$b]}" "$@" >"$out" 2>"$out.err" ||
+        [[ $(val "$out" errors) != "" && $(val "$out" errors) != 0 ]]; then
+        put "$b.$name.err" "$(why "$out.err") $(val "$out" first_error | sed 's/^./first error code &/')"
+    fi
+    while IFS='=' read -r k v; do put "$b.$name.$k" "$v"; done <"$out"
+}
+
 
 # ------------------------------------------------------------------ limits
 log "machine limits: loopback TCP and disk"
@@ -91,11 +131,13 @@ put disk_seq "$(val "$WORK/disk.out" disk_seq_mbps)"
 put disk_sync64k "$(val "$WORK/disk.out" disk_sync64k_mbps)"
 
 # ---------------------------------------------------------- brookd alone
-start_brook() { # start_brook NAME PORT -> sets BROOK_PID; waits for ApiVersions
-    local name=$1 port=$2 i
+start_brook() { # start_brook NAME PORT [PROP=VALUE...] -> sets BROOK_PID; waits for ApiVersions
+    local name=$1 port=$2 i p ovr=()
+    shift 2
+    for p in "$@"; do ovr+=(--override "$p"); done
     mkdir -p "$WORK/$name/data"
     "$BROOKD" --override "listeners=PLAINTEXT://127.0.0.1:$port" \
-        --override "log.dirs=$WORK/$name/data" --override num.partitions=16 \
+        --override "log.dirs=$WORK/$name/data" --override num.partitions=16 "${ovr[@]}" \
         </dev/null 2>"$WORK/$name/brookd.log" &
     BROOK_PID=$!
     BROOK_PIDS+=("$BROOK_PID")
@@ -111,6 +153,88 @@ stop_pid() {
     kill -TERM "$1" 2>/dev/null || return 0
     timeout 10 tail --pid="$1" -f /dev/null || kill -KILL "$1" 2>/dev/null
 }
+
+# ------------------------------------------------------- idempotence mode
+IDEM_PROPS=(log.segment.bytes=67108864 log.retention.bytes=268435456
+    log.retention.check.interval.ms=5000)
+
+# idem_loads BROKER: every load off and on, BENCH_REPS times (see the top).
+idem_loads() {
+    local b=$1 r x order name topic parts acks c0 out t
+    for t in i1:1 i16:16 r1:1 r16:16; do
+        lg "create.${t%%:*}" "$b" --topic "${t%%:*}" --partitions "${t##*:}" create
+    done
+    log "$b: warm-up, idempotence off and on"
+    lg warm.off "$b" --topic i16 --partitions 16 --seconds 3 --max-mib 512 produce
+    lg warm.on "$b" --topic i16 --partitions 16 --seconds 3 --max-mib 512 --idempotent 1 produce
+    for ((r = 1; r <= REPS; r++)); do
+        order="0 1"
+        ((r % 2 == 0)) && order="1 0"
+        log "$b: repetition $r of $REPS (idempotence $order)"
+        for t in p1a1:i1:1:1 p16a1:i16:16:1 p1aall:i1:1:-1 p16aall:i16:16:-1; do
+            IFS=: read -r name topic parts acks <<<"$t"
+            for x in $order; do
+                settle
+                c0=$(cpu_ticks "${PID[$b]}")
+                lg "idem.$name.$x.$r" "$b" --topic "$topic" --partitions "$parts" --acks "$acks" \
+                    --seconds "$SECS" --max-mib "$MAXMIB" --idempotent "$x" produce
+                put "$b.idem.$name.$x.$r.cpu" "$(($(cpu_ticks "${PID[$b]}") - c0))"
+            done
+        done
+        for t in rdk1:r1:1 rdk16:r16:16; do
+            IFS=: read -r name topic parts <<<"$t"
+            for x in $order; do
+                settle
+                c0=$(cpu_ticks "${PID[$b]}")
+                out=$WORK/$b.idem.$name.$x.$r.out
+                timeout 90 "$RDK" produce "127.0.0.1:${PORT[$b]}" "$topic" "$parts" all 100000000 \
+                    "$SECS" "$x" >"$out" 2>"$out.err" ||
+                    put "$b.idem.$name.$x.$r.err" "$(why "$out.err") $(val "$out" first_error)"
+                put "$b.idem.$name.$x.$r.cpu" "$(($(cpu_ticks "${PID[$b]}") - c0))"
+                while IFS='=' read -r k v; do put "$b.idem.$name.$x.$r.$k" "$v"; done <"$out"
+            done
+        done
+    done
+}
+
+if [[ $MODE == idempotence ]]; then
+    port=$(kafka_free_port)
+    if start_brook brook "$port" "${IDEM_PROPS[@]}"; then
+        PORT[brook]=$port; PID[brook]=$BROOK_PID
+        idem_loads brook
+        stop_pid "$BROOK_PID"
+        put brook.problems "$(grep -c -E ' (ERROR|FATAL) ' "$WORK/brook/brookd.log")"
+    else
+        put brook.missing "brookd did not start: $(why "$WORK/brook/brookd.log")"
+    fi
+    rm -rf "$WORK/brook/data"
+    if kafka_install >"$WORK/kafka-install.out" 2>&1; then
+        port=$(kafka_free_port)
+        KAFKA_DIRS+=("$WORK/kafka")
+        if KAFKA_EXTRA_PROPS=$(printf '%s\n' num.partitions=16 "${IDEM_PROPS[@]}") KAFKA_LOG_LEVEL=WARN \
+            kafka_start "$WORK/kafka" "$port" >"$WORK/kafka.start.out" 2>&1; then
+            PORT[kafka]=$port; PID[kafka]=$(kafka_pid "$WORK/kafka")
+            idem_loads kafka
+        else
+            put kafka.missing "Kafka did not start: $(why "$WORK/kafka.start.out")"
+        fi
+        kafka_stop "$WORK/kafka" >/dev/null 2>&1
+    else
+        put kafka.missing "Kafka 4.0 jars not installed: $(why "$WORK/kafka-install.out")"
+    fi
+    "$BUILD/bench/tcp_baseline" 3 >"$WORK/tcp2.out" 2>&1
+    put tcp_end "$(val "$WORK/tcp2.out" tcp_mbps)"
+    put load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+    put date "$(date -u +%Y-%m-%d)"
+    put cpu "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
+    put ncpu "$(nproc)"
+    put secs "$SECS"
+    put reps "$REPS"
+    put mode idempotence
+    put clk_tck "$(getconf CLK_TCK)"
+    python3 tests/bench/broker_report.py "$RES" >"$OUT.tmp" && mv "$OUT.tmp" "$OUT" && cat "$OUT"
+    exit
+fi
 
 log "brookd alone: exec-to-ready x5, idle RSS"
 for i in 1 2 3 4 5; do
@@ -139,7 +263,6 @@ fi
 
 # ------------------------------------------------------------ the brokers
 BROKERS=()
-declare -A PORT PID
 port=$(kafka_free_port)
 if start_brook brook "$port"; then
     BROKERS+=(brook); PORT[brook]=$port; PID[brook]=$BROOK_PID
@@ -162,19 +285,6 @@ else
     put kafkaflush.missing "Kafka 4.0 jars not installed"
 fi
 log "brokers up: ${BROKERS[*]}"
-
-# lg NAME BROKER ARGS...: one loadgen step; its key=value output is kept as
-# NAME for the report, its failure reason as NAME.err.
-lg() {
-    local name=$1 b=$2
-    shift 2
-    local out=$WORK/$b.$name.out
-    if ! timeout 120 "$LOADGEN" --broker "127.0.0.1:${PORT[$b]}" "$@" >"$out" 2>"$out.err" ||
-        [[ $(val "$out" errors) != "" && $(val "$out" errors) != 0 ]]; then
-        put "$b.$name.err" "$(why "$out.err") $(val "$out" first_error | sed 's/^./first error code &/')"
-    fi
-    while IFS='=' read -r k v; do put "$b.$name.$k" "$v"; done <"$out"
-}
 
 for b in "${BROKERS[@]}"; do
     log "$b: warm-up"

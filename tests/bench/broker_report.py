@@ -42,6 +42,89 @@ p(f"| disk: 64 KiB writes, fdatasync after each | {R.get('disk_sync64k', '?')} |
 p("")
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return None if not n else (xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
+
+
+def fmt_or(x, fmt="{:.0f}"):
+    return fmt.format(x) if x is not None else "n/a"
+
+
+def per_lo(x):
+    return f"{x / tcp:.2f}" if x is not None and tcp else ""
+
+
+def idempotence_report():
+    """BENCH mode idempotence (broker.sh BUILD idempotence): on / off pairs."""
+    reps = int(R.get("reps", "0") or 0)
+    tck = float(R.get("clk_tck", "100") or 100)
+    loads = [
+        ("p1a1", "loadgen acks=1, 1 partition"),
+        ("p16a1", "loadgen acks=1, 16 partitions"),
+        ("p1aall", "loadgen acks=-1, 1 partition"),
+        ("p16aall", "loadgen acks=-1, 16 partitions"),
+        ("rdk1", "librdkafka acks=all, 1 partition"),
+        ("rdk16", "librdkafka acks=all, 16 partitions"),
+    ]
+    p(f"Produce throughput with idempotence on against off, {reps} repetitions of "
+      f"{R.get('secs', '?')} s per load and mode, the order of off and on alternating between "
+      "repetitions; each broker alone. MB/s are medians over the repetitions (\"/ lo\": "
+      "ratio to the loopback limit); on / off is the median of the per-repetition ratios, "
+      "with their range; CPU is the broker's utime + stime per GB acknowledged, median, "
+      "off / on. Goal (issue 5): on >= 95% of off on brookd; Kafka (default flushing: "
+      "acks=-1 does not fsync there) for context.")
+    p("")
+    p("| broker | load | off MB/s | / lo | on MB/s | / lo | on / off | range | CPU s/GB off / on | goal >= 0.95 |")
+    p("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |")
+    for b, bname in (("brook", "brookd"), ("kafka", "Kafka 4.0")):
+        if f"{b}.missing" in R:
+            p(f"| {bname} | {R[b + '.missing']} | | | | | | | | |")
+            continue
+        for key, label in loads:
+            mb = {0: [], 1: []}
+            cpu = {0: [], 1: []}
+            ratios, errs = [], []
+            for r in range(1, reps + 1):
+                v = {}
+                for x in (0, 1):
+                    k = f"{b}.idem.{key}.{x}.{r}"
+                    m = num(k + ".mbps")
+                    if f"{k}.err" in R or m is None or not m:
+                        errs.append(f"{'on' if x else 'off'} #{r}: "
+                                    + (R.get(k + ".err") or "no result").strip())
+                        continue
+                    v[x] = m
+                    mb[x].append(m)
+                    t, by = num(k + ".cpu"), num(k + ".bytes")
+                    if t is not None and by:
+                        cpu[x].append(t / tck / (by / 1e9))
+                if 0 in v and 1 in v:
+                    ratios.append(v[1] / v[0])
+            mo, mi, rm = median(mb[0]), median(mb[1]), median(ratios)
+            co, ci = median(cpu[0]), median(cpu[1])
+            rng = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else ""
+            g = ""
+            if b == "brook" and rm is not None:
+                g = "met" if rm >= 0.95 else "**missed**"
+                if min(ratios) < 0.95 <= max(ratios):
+                    g += " (range spans 0.95)"
+            if errs:
+                g += f" ({len(errs)} failed: {errs[0][:100]})"
+            p(f"| {bname} | {label} | {fmt_or(mo)} | {per_lo(mo)} | {fmt_or(mi)} | {per_lo(mi)} | "
+              f"{fmt_or(rm, '{:.2f}')} | {rng} | {fmt_or(co, '{:.1f}')} / {fmt_or(ci, '{:.1f}')} | {g} |")
+    p("")
+    if R.get("brook.problems") not in (None, "", "0"):
+        p(f"brookd logged {R['brook.problems']} ERROR/FATAL line(s) during these loads.")
+
+
+if R.get("mode") == "idempotence":
+    idempotence_report()
+    print("\n".join(out))
+    sys.exit(0)
+
+
 def cell(b, key, field="mbps", ratio=True, fmt="{:.0f}"):
     """A throughput cell: value and ratio to loopback, or the reason it is missing."""
     if f"{b}.missing" in R:
@@ -140,7 +223,8 @@ for field, label in (("rss", "RSS after the loads (VmRSS)"), ("hwm", "peak RSS (
 
 p("")
 p("Kafka runs with tests/tools/kafka.sh's JVM settings (-Xms128m -Xmx512m, G1); its "
-  "Java clients with enable.idempotence=false, since brookd has no InitProducerId yet; "
+  "Java clients with enable.idempotence=false, like every load here (make bench-idempotence "
+  "compares on and off); "
   "Kafka's tools use the producer's default batching (batch.size 16 KiB, linger.ms 5).")
 for b, _ in BROKERS:
     if f"{b}.missing" in R:
