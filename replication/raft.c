@@ -13,20 +13,20 @@ static uint64_t rng_next(bk_raft *r) {
 }
 
 int bk_raft__member(const bk_raft *r, int32_t id) {
-    for (int i = 0; i < r->cfg.n_members; i++)
-        if (r->cfg.members[i].id == id) return i;
+    for (int i = 0; i < r->conf.n; i++)
+        if (r->conf.members[i].id == id) return i;
     return -1;
 }
 
 int bk_raft__is_voter(const bk_raft *r, int32_t id) {
     int i = bk_raft__member(r, id);
-    return i >= 0 && r->cfg.members[i].voter;
+    return i >= 0 && r->conf.members[i].voter;
 }
 
 int bk_raft__quorum(const bk_raft *r) {
     int voters = 0;
-    for (int i = 0; i < r->cfg.n_members; i++)
-        voters += r->cfg.members[i].voter;
+    for (int i = 0; i < r->conf.n; i++)
+        voters += r->conf.members[i].voter;
     return voters / 2 + 1;
 }
 
@@ -49,8 +49,8 @@ bk_raft_msg *bk_raft__msg(bk_raft *r, bk_raft_out *out, int type, int32_t to) {
     return m;
 }
 
-void bk_raft__act(bk_raft *r, bk_raft_out *out, int type, int64_t offset, int32_t term,
-                  uint32_t first, uint32_t count) {
+bk_raft_act *bk_raft__act(bk_raft *r, bk_raft_out *out, int type, int64_t offset, int32_t term,
+                          uint32_t first, uint32_t count) {
     (void)r;
     /* Callers emit at most one truncate and one append per input. */
     if (out->n_acts == BK_RAFT_OUT_ACTS_MAX) __builtin_trap();
@@ -60,6 +60,8 @@ void bk_raft__act(bk_raft *r, bk_raft_out *out, int type, int64_t offset, int32_
     a->term = term;
     a->first = first;
     a->count = count;
+    a->conf = NULL;
+    return a;
 }
 
 void bk_raft__ask_flush(bk_raft *r, bk_raft_out *out) {
@@ -97,11 +99,11 @@ void bk_raft__become_leader(bk_raft *r, bk_raft_out *out) {
     r->transfer_to = BK_RAFT_NONE;
     r->elapsed = 0;
     r->hb_elapsed = 0;
-    for (int i = 0; i < r->cfg.n_members; i++) {
+    for (int i = 0; i < r->conf.n; i++) {
         bk_raft_progress *pr = &r->prog[i];
         memset(pr, 0, sizeof(*pr));
-        pr->id = r->cfg.members[i].id;
-        pr->voter = r->cfg.members[i].voter;
+        pr->id = r->conf.members[i].id;
+        pr->voter = r->conf.members[i].voter;
         pr->next = r->log_end;
         pr->probing = 1;
         pr->active = 1;
@@ -125,7 +127,12 @@ int bk_raft_init(bk_raft *r, const bk_raft_config *cfg, const bk_raft_restore *r
         return BK_EINVAL;
     memset(r, 0, sizeof(*r));
     r->cfg = *cfg;
-    if (bk_raft__member(r, cfg->self) < 0) return BK_EINVAL;
+    /* The node need not be a member: a new node waits to be added. */
+    r->conf.n = cfg->n_members;
+    memcpy(r->conf.members, cfg->members, sizeof(r->conf.members));
+    if (!bk_raft__conf_valid(&r->conf)) return BK_EINVAL;
+    r->prev_conf = r->conf;
+    r->conf_offset = r->prev_conf_offset = -1;
     r->rng = cfg->seed ^ ((uint64_t)(uint32_t)cfg->self << 32);
     r->vote = BK_RAFT_NONE;
     r->leader = BK_RAFT_NONE;
@@ -147,14 +154,27 @@ int bk_raft_init(bk_raft *r, const bk_raft_config *cfg, const bk_raft_restore *r
             if (h->term <= 0 || h->term > rs->term || h->base > rs->log_end ||
                 (i > 0 && (h->term <= rs->hist[i - 1].term || h->base < rs->hist[i - 1].base)))
                 return BK_EINVAL;
-            if (h->base < rs->log_end) r->hist[r->n_hist++] = *h;
+            if (h->base < rs->log_end)
+                r->hist[r->n_hist++] = (bk_raft_entry){h->base, h->base, h->term, NULL};
+        }
+        if (rs->conf) {
+            if (!bk_raft__conf_valid(rs->conf) || rs->conf_offset >= rs->log_end) return BK_EINVAL;
+            r->conf = *rs->conf;
+            r->conf_offset = rs->conf_offset;
+            /* Without an older batch, the one before is the initial one. */
+            if (rs->prev_conf) {
+                if (!bk_raft__conf_valid(rs->prev_conf) || rs->prev_conf_offset >= rs->conf_offset)
+                    return BK_EINVAL;
+                r->prev_conf = *rs->prev_conf;
+                r->prev_conf_offset = rs->prev_conf_offset;
+            }
         }
     }
     bk_raft__reset_timeout(r);
     return 0;
 }
 
-static void call_begin(bk_raft *r, bk_raft_out *out) {
+void bk_raft__call_begin(bk_raft *r, bk_raft_out *out) {
     out->persist = 0;
     out->n_acts = 0;
     out->n_msgs = 0;
@@ -167,7 +187,7 @@ static void call_begin(bk_raft *r, bk_raft_out *out) {
     r->steps++;
 }
 
-static void call_end(bk_raft *r, bk_raft_out *out) {
+void bk_raft__call_end(bk_raft *r, bk_raft_out *out) {
     out->commit_changed = r->commit != out->commit;
     out->role_changed = r->role != out->role || r->leader != out->leader;
     out->commit = r->commit;
@@ -209,7 +229,7 @@ static void reply_stale(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
 }
 
 void bk_raft_step(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
-    call_begin(r, out);
+    bk_raft__call_begin(r, out);
     if (!msg_sane(r, m)) goto done;
     int is_vote = m->type == BK_RAFT_MSG_PREVOTE || m->type == BK_RAFT_MSG_VOTE;
     if (m->term > r->term) {
@@ -251,15 +271,14 @@ void bk_raft_step(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
         break;
     case BK_RAFT_MSG_TIMEOUT_NOW:
         /* Only the current leader can hand over, and only to a voter. */
-        if (r->role == BK_RAFT_FOLLOWER && m->from == r->leader &&
-            bk_raft__is_voter(r, r->cfg.self))
+        if (r->role == BK_RAFT_FOLLOWER && m->from == r->leader && bk_raft__can_campaign(r))
             bk_raft__campaign(r, 0, 1, out);
         break;
     default:
         break;
     }
 done:
-    call_end(r, out);
+    bk_raft__call_end(r, out);
 }
 
 static void tick_leader(bk_raft *r, bk_raft_out *out) {
@@ -269,7 +288,7 @@ static void tick_leader(bk_raft *r, bk_raft_out *out) {
     if (++r->elapsed >= r->cfg.election_ticks) {
         r->elapsed = 0;
         int active = 0;
-        for (int i = 0; i < r->cfg.n_members; i++) {
+        for (int i = 0; i < r->conf.n; i++) {
             bk_raft_progress *pr = &r->prog[i];
             if (pr->voter && (pr->active || pr->id == r->cfg.self)) active++;
             pr->active = 0;
@@ -290,36 +309,36 @@ static void tick_leader(bk_raft *r, bk_raft_out *out) {
 }
 
 void bk_raft_tick(bk_raft *r, bk_raft_out *out) {
-    call_begin(r, out);
+    bk_raft__call_begin(r, out);
     if (r->role == BK_RAFT_LEADER) {
         tick_leader(r, out);
     } else if (++r->elapsed >= r->timeout) {
-        if (bk_raft__is_voter(r, r->cfg.self))
+        if (bk_raft__can_campaign(r))
             bk_raft__campaign(r, 1, 0, out);
         else
             bk_raft__reset_timeout(r);
     }
-    call_end(r, out);
+    bk_raft__call_end(r, out);
 }
 
 void bk_raft_flushed(bk_raft *r, int64_t end, bk_raft_out *out) {
-    call_begin(r, out);
+    bk_raft__call_begin(r, out);
     end = bk_raft__min(end, r->log_end);
     if (end > r->flushed) {
         r->flushed = end;
         if (r->role == BK_RAFT_LEADER) {
-            bk_raft__maybe_commit(r);
+            bk_raft__maybe_commit(r, out);
         } else {
             /* Durability is what counts toward commit: tell the leader. */
             bk_raft__ack_to_leader(r, out);
         }
     }
     if (r->flush_asked > r->log_end) r->flush_asked = r->log_end;
-    call_end(r, out);
+    bk_raft__call_end(r, out);
 }
 
 int64_t bk_raft_propose(bk_raft *r, int64_t count, bk_raft_out *out) {
-    call_begin(r, out);
+    bk_raft__call_begin(r, out);
     int64_t base = BK_EINVAL;
     if (r->role == BK_RAFT_LEADER && r->transfer_to == BK_RAFT_NONE && count >= 1 &&
         count <= INT32_MAX) {
@@ -328,15 +347,15 @@ int64_t bk_raft_propose(bk_raft *r, int64_t count, bk_raft_out *out) {
         bk_raft__ask_flush(r, out);
         bk_raft__broadcast_append(r, out);
     }
-    call_end(r, out);
+    bk_raft__call_end(r, out);
     return base;
 }
 
 int bk_raft_transfer(bk_raft *r, int32_t target, bk_raft_out *out) {
-    call_begin(r, out);
+    bk_raft__call_begin(r, out);
     int rc = BK_EINVAL;
     int i = bk_raft__member(r, target);
-    if (r->role == BK_RAFT_LEADER && i >= 0 && target != r->cfg.self && r->cfg.members[i].voter) {
+    if (r->role == BK_RAFT_LEADER && i >= 0 && target != r->cfg.self && r->conf.members[i].voter) {
         r->transfer_to = target;
         r->transfer_elapsed = 0;
         if (r->prog[i].match == r->log_end) {
@@ -346,7 +365,7 @@ int bk_raft_transfer(bk_raft *r, int32_t target, bk_raft_out *out) {
         }
         rc = 0;
     }
-    call_end(r, out);
+    bk_raft__call_end(r, out);
     return rc;
 }
 

@@ -15,7 +15,7 @@
  *   - completions of storage work  bk_raft_flushed (a durable prefix)
  *
  * plus requests from its own node (bk_raft_propose, bk_raft_transfer,
- * bk_raft_set_log_start). Every call fills `out` afresh with what the caller must
+ * bk_raft_change, bk_raft_set_log_start). Every call fills `out` afresh with what the caller must
  * do, in this order:
  *
  *   1. out->persist: write term and vote durably (before anything is sent);
@@ -52,10 +52,26 @@ typedef enum bk_raft_role {
     BK_RAFT_LEADER,
 } bk_raft_role;
 
+/* Membership: voters count toward elections and commit; learners only
+ * receive the log (dissertation 4.2.1). */
+typedef struct bk_raft_member {
+    int32_t id;
+    uint8_t voter;
+} bk_raft_member;
+
+typedef struct bk_raft_membership {
+    int n;
+    bk_raft_member members[BK_RAFT_NODES_MAX];
+} bk_raft_membership;
+
 typedef struct bk_raft_entry {
     int64_t base; /* first offset of the batch */
     int64_t last; /* last offset, >= base */
     int32_t term;
+    /* A membership change (a one-offset control batch), else NULL; the
+     * shell decodes it from the batch (dissertation 4.1: it takes effect
+     * as soon as it is in the log). */
+    const bk_raft_membership *conf;
 } bk_raft_entry;
 
 typedef enum bk_raft_msg_type {
@@ -102,6 +118,7 @@ typedef struct bk_raft_msg {
     int64_t hint_end;
     uint32_t n_entries;           /* APPEND as received */
     const bk_raft_entry *entries; /* borrowed for the duration of bk_raft_step */
+    const bk_raft_membership *conf; /* SNAPSHOT: membership at prev_end (borrowed) */
 } bk_raft_msg;
 
 typedef enum bk_raft_act_type {
@@ -109,6 +126,7 @@ typedef enum bk_raft_act_type {
     BK_RAFT_ACT_APPEND,       /* append entries[first, first+count) of the message just stepped */
     BK_RAFT_ACT_NOOP,         /* leader: append an empty (control) batch at offset with term */
     BK_RAFT_ACT_INSTALL,      /* drop the whole log; it restarts empty at offset (snapshot) */
+    BK_RAFT_ACT_CONFIG,       /* leader: append a membership batch `conf` at offset with term */
 } bk_raft_act_type;
 
 typedef struct bk_raft_act {
@@ -116,6 +134,7 @@ typedef struct bk_raft_act {
     int32_t term;
     int64_t offset;
     uint32_t first, count;
+    const bk_raft_membership *conf; /* CONFIG, INSTALL: valid until the next call */
 } bk_raft_act;
 
 typedef struct bk_raft_out {
@@ -133,16 +152,9 @@ typedef struct bk_raft_out {
     bk_raft_msg msgs[BK_RAFT_OUT_MSGS_MAX];
 } bk_raft_out;
 
-/* Membership: voters count toward elections and commit; learners only
- * receive the log (dissertation 4.2.1). */
-typedef struct bk_raft_member {
-    int32_t id;
-    uint8_t voter;
-} bk_raft_member;
-
 typedef struct bk_raft_config {
     int32_t self;
-    int n_members;
+    int n_members; /* the initial membership (before any change in the log) */
     bk_raft_member members[BK_RAFT_NODES_MAX];
     int32_t election_ticks;       /* timeouts are drawn from [election_ticks, 2*election_ticks) */
     int32_t heartbeat_ticks;      /* < election_ticks */
@@ -164,6 +176,12 @@ typedef struct bk_raft_restore {
     int64_t commit; /* a persisted commit index, or 0 */
     int n_hist;
     const bk_raft_entry *hist; /* base = epoch start offset; last unused */
+    /* The newest membership batch in the log (or in force at its start)
+     * and the one before it; NULL: the initial membership of the config. */
+    const bk_raft_membership *conf;
+    int64_t conf_offset;
+    const bk_raft_membership *prev_conf;
+    int64_t prev_conf_offset;
 } bk_raft_restore;
 
 typedef struct bk_raft_progress {
@@ -182,6 +200,10 @@ typedef struct bk_raft_progress {
 
 typedef struct bk_raft {
     bk_raft_config cfg;
+    /* membership: the newest in the log, and the one before it (to go
+     * back to if the newest is truncated; it is committed) */
+    bk_raft_membership conf, prev_conf;
+    int64_t conf_offset, prev_conf_offset; /* -1: the initial one */
     /* persistent */
     int32_t term, vote;
     /* volatile */
@@ -228,6 +250,19 @@ int bk_raft_transfer(bk_raft *r, int32_t target, bk_raft_out *out);
  * a snapshot taken), never past the commit index. Followers that need
  * offsets below it get a SNAPSHOT. 0 or BK_EINVAL. */
 int bk_raft_set_log_start(bk_raft *r, int64_t start);
+
+/*
+ * Leader only: a membership change, one member at a time (dissertation
+ * 4.1, 4.3): add or remove one member, or flip one member between learner
+ * and voter. Takes effect at once; refused (BK_EINVAL) while an earlier
+ * change is uncommitted, before the leader committed an entry of its own
+ * term, during a transfer, or for anything else than one change. Promote a
+ * learner once it has caught up (bk_raft_match).
+ */
+int bk_raft_change(bk_raft *r, const bk_raft_membership *next, bk_raft_out *out);
+
+/* Leader: the end of the prefix `id` is known to hold (-1: not a member). */
+int64_t bk_raft_match(const bk_raft *r, int32_t id);
 
 /* The term at offset-1 (0 before any entry), or -1 when that offset is
  * below what the history still knows. */

@@ -16,7 +16,7 @@ int bk_raft__in_lease(const bk_raft *r) {
 
 static int bit_of(const bk_raft *r, int32_t id) {
     int i = bk_raft__member(r, id);
-    return i >= 0 && r->cfg.members[i].voter ? i : -1;
+    return i >= 0 && r->conf.members[i].voter ? i : -1;
 }
 
 static int count_bits(uint32_t v) {
@@ -29,9 +29,26 @@ static int count_bits(uint32_t v) {
  * node that cannot reach a majority never inflates terms. `transfer` skips
  * pre-vote and the receivers' lease (leadership transfer, 3.10).
  */
+/*
+ * A voter campaigns; so does a node whose newest membership (not known
+ * committed) made it a learner while the one before counted it: if that
+ * change reached no voter, only it can carry the change to commit (the
+ * node that removed itself as leader and restarted), else the group
+ * could wait forever for a vote it will not get. Such a node does not
+ * vote for itself: its votes come from its newest membership's voters.
+ */
+int bk_raft__can_campaign(const bk_raft *r) {
+    if (bk_raft__is_voter(r, r->cfg.self)) return 1;
+    if (r->commit > r->conf_offset) return 0;
+    for (int i = 0; i < r->prev_conf.n; i++)
+        if (r->prev_conf.members[i].id == r->cfg.self) return r->prev_conf.members[i].voter;
+    return 0;
+}
+
 void bk_raft__campaign(bk_raft *r, int pre, int transfer, bk_raft_out *out) {
+    if (!bk_raft__can_campaign(r)) return;
     int self = bit_of(r, r->cfg.self);
-    if (self < 0) return;
+    uint32_t self_bit = self >= 0 ? 1u << self : 0;
     r->votes = r->prevotes = r->refusals = 0;
     r->leader = BK_RAFT_NONE;
     r->transfer_to = BK_RAFT_NONE;
@@ -40,7 +57,7 @@ void bk_raft__campaign(bk_raft *r, int pre, int transfer, bk_raft_out *out) {
     int type;
     if (pre) {
         r->role = BK_RAFT_PRECANDIDATE;
-        r->prevotes = 1u << self;
+        r->prevotes = self_bit;
         term = r->term + 1;
         type = BK_RAFT_MSG_PREVOTE;
         if (count_bits(r->prevotes) >= bk_raft__quorum(r)) {
@@ -53,7 +70,7 @@ void bk_raft__campaign(bk_raft *r, int pre, int transfer, bk_raft_out *out) {
         r->vote = r->cfg.self;
         r->verified_end = 0;
         bk_raft__persist(r, out);
-        r->votes = 1u << self;
+        r->votes = self_bit;
         term = r->term;
         type = BK_RAFT_MSG_VOTE;
         if (count_bits(r->votes) >= bk_raft__quorum(r)) {
@@ -62,8 +79,8 @@ void bk_raft__campaign(bk_raft *r, int pre, int transfer, bk_raft_out *out) {
         }
     }
     int32_t log_term = bk_raft_term_at(r, r->log_end);
-    for (int i = 0; i < r->cfg.n_members; i++) {
-        const bk_raft_member *mb = &r->cfg.members[i];
+    for (int i = 0; i < r->conf.n; i++) {
+        const bk_raft_member *mb = &r->conf.members[i];
         if (!mb->voter || mb->id == r->cfg.self) continue;
         bk_raft_msg *m = bk_raft__msg(r, out, type, mb->id);
         if (!m) break;

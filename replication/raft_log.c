@@ -1,6 +1,8 @@
 /* raft_log.c - the core's view of the log: term history (epoch -> start offset) and lookups. */
 #include "replication/raft_internal.h"
 
+#include <stddef.h>
+
 #include "protocol/err.h"
 
 /*
@@ -20,6 +22,7 @@ int bk_raft__hist_push(bk_raft *r, int32_t term, int64_t base) {
     r->hist[r->n_hist].term = term;
     r->hist[r->n_hist].base = base;
     r->hist[r->n_hist].last = base;
+    r->hist[r->n_hist].conf = NULL;
     r->n_hist++;
     return 0;
 }

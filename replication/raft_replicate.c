@@ -17,6 +17,7 @@ static void send_snapshot(bk_raft *r, bk_raft_progress *pr, bk_raft_out *out) {
     m->prev_end = r->log_start;
     m->prev_term = r->start_term;
     m->commit = r->commit;
+    m->conf = bk_raft__conf_at_start(r);
     pr->snapshot = 1;
     pr->in_head = 0; /* nothing else until it is answered or stalls */
     pr->in_n = 1;
@@ -67,7 +68,7 @@ void bk_raft__send_append(bk_raft *r, bk_raft_progress *pr, bk_raft_out *out) {
 }
 
 void bk_raft__broadcast_append(bk_raft *r, bk_raft_out *out) {
-    for (int i = 0; i < r->cfg.n_members; i++)
+    for (int i = 0; i < r->conf.n; i++)
         bk_raft__send_append(r, &r->prog[i], out);
 }
 
@@ -76,7 +77,7 @@ void bk_raft__broadcast_append(bk_raft *r, bk_raft_out *out) {
  * one frame. The commit sent never passes what the peer is known to hold
  * matching, since a heartbeat skips the consistency check. */
 void bk_raft__broadcast_heartbeat(bk_raft *r, bk_raft_out *out) {
-    for (int i = 0; i < r->cfg.n_members; i++) {
+    for (int i = 0; i < r->conf.n; i++) {
         bk_raft_progress *pr = &r->prog[i];
         if (pr->id == r->cfg.self) continue;
         bk_raft_msg *m = bk_raft__msg(r, out, BK_RAFT_MSG_HEARTBEAT, pr->id);
@@ -92,10 +93,10 @@ void bk_raft__broadcast_heartbeat(bk_raft *r, bk_raft_out *out) {
  * with it (Figure 3.7 shows why an old-term entry on a majority is not
  * safe to commit by counting).
  */
-void bk_raft__maybe_commit(bk_raft *r) {
+void bk_raft__maybe_commit(bk_raft *r, bk_raft_out *out) {
     int64_t ends[BK_RAFT_NODES_MAX];
     int n = 0;
-    for (int i = 0; i < r->cfg.n_members; i++) {
+    for (int i = 0; i < r->conf.n; i++) {
         const bk_raft_progress *pr = &r->prog[i];
         if (!pr->voter) continue;
         ends[n++] = pr->id == r->cfg.self ? r->flushed : pr->flushed;
@@ -114,6 +115,7 @@ void bk_raft__maybe_commit(bk_raft *r) {
     if (bk_raft_term_at(r, end) != r->term) return;
 #endif
     r->commit = end;
+    bk_raft__conf_committed(r, out);
 }
 
 void bk_raft__on_append_resp(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
@@ -145,7 +147,8 @@ void bk_raft__on_append_resp(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out)
             pr->in_n = 0;
             pr->next = pr->match;
         }
-        bk_raft__maybe_commit(r);
+        bk_raft__maybe_commit(r, out);
+        if (r->role != BK_RAFT_LEADER) return; /* it left the membership */
         if (r->transfer_to == pr->id && pr->match == r->log_end)
             bk_raft__msg(r, out, BK_RAFT_MSG_TIMEOUT_NOW, pr->id);
         bk_raft__send_append(r, pr, out);
@@ -186,7 +189,7 @@ void bk_raft__on_heartbeat_resp(bk_raft *r, const bk_raft_msg *m, bk_raft_out *o
 /* Appends unanswered for two heartbeat intervals were probably lost:
  * resend from the known match, one at a time until it answers. */
 void bk_raft__tick_progress(bk_raft *r, bk_raft_out *out) {
-    for (int i = 0; i < r->cfg.n_members; i++) {
+    for (int i = 0; i < r->conf.n; i++) {
         bk_raft_progress *pr = &r->prog[i];
         if (pr->id == r->cfg.self || pr->in_n == 0) continue;
         if (++pr->stall_ticks < 2 * r->cfg.heartbeat_ticks) continue;
@@ -230,6 +233,7 @@ static int entries_sane(const bk_raft_msg *m) {
         if (i == 0 && (e->base > m->prev_end || e->last < m->prev_end)) return 0;
         if (i > 0 && (e->base != m->entries[i - 1].last + 1 || e->term < m->entries[i - 1].term))
             return 0;
+        if (e->conf && (e->base != e->last || !bk_raft__conf_valid(e->conf))) return 0;
     }
     return 1;
 }
@@ -283,6 +287,7 @@ void bk_raft__on_append(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
             if (e->base < r->commit || e->base < r->log_start) break;
             bk_raft__act(r, out, BK_RAFT_ACT_TRUNCATE, e->base, 0, 0, 0);
             bk_raft__hist_truncate(r, e->base);
+            bk_raft__conf_truncate(r, e->base);
             r->log_end = e->base;
             if (r->flushed > e->base) r->flushed = e->base;
             if (r->flush_asked > e->base) r->flush_asked = e->base;
@@ -298,6 +303,9 @@ void bk_raft__on_append(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
             bk_raft__act(r, out, BK_RAFT_ACT_APPEND, r->log_end, 0, i, n);
             r->log_end = log_end;
             end = log_end;
+            for (uint32_t j = i; j < i + n; j++)
+                if (m->entries[j].conf)
+                    bk_raft__conf_apply(r, m->entries[j].conf, m->entries[j].base);
         }
         break;
     }
@@ -332,10 +340,13 @@ void bk_raft__on_snapshot(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
     if (r->role != BK_RAFT_FOLLOWER || r->leader != m->from)
         bk_raft__become_follower(r, m->term, m->from, out);
     r->elapsed = 0;
-    if (m->prev_term > m->term || m->commit < m->prev_end) return;
+    if (m->prev_term > m->term || m->commit < m->prev_end || !bk_raft__conf_valid(m->conf)) return;
     if (m->prev_end > r->commit && (m->prev_end > r->log_end || m->prev_end < r->log_start ||
                                     bk_raft_term_at(r, m->prev_end) != m->prev_term)) {
-        bk_raft__act(r, out, BK_RAFT_ACT_INSTALL, m->prev_end, m->prev_term, 0, 0);
+        bk_raft_act *a = bk_raft__act(r, out, BK_RAFT_ACT_INSTALL, m->prev_end, m->prev_term, 0, 0);
+        r->conf = r->prev_conf = *m->conf;
+        r->conf_offset = r->prev_conf_offset = m->prev_end - 1;
+        a->conf = &r->conf;
         r->log_start = r->log_end = r->flushed = r->flush_asked = m->prev_end;
         r->start_term = m->prev_term;
         r->n_hist = 0;

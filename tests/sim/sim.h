@@ -17,6 +17,7 @@ typedef struct sim_entry {
     int64_t base, last;
     int32_t term;
     uint32_t id;
+    int32_t conf; /* a membership batch: index in the run's table of memberships, else -1 */
 } sim_entry;
 
 typedef struct sim_log {
@@ -24,6 +25,7 @@ typedef struct sim_log {
     int n, cap;
     int64_t start;
     int32_t start_term;
+    int32_t start_conf; /* membership in force at the start (-1: the initial one) */
 } sim_log;
 
 typedef struct sim_flush {
@@ -34,7 +36,6 @@ typedef struct sim_flush {
 typedef struct sim_node {
     int32_t id;
     int up;
-    int voter;
     bk_raft r;
     sim_log log;
     int64_t durable; /* end of the prefix that survives a crash */
@@ -49,6 +50,7 @@ typedef struct sim_node {
 
 typedef struct sim_msg {
     int64_t at;
+    int32_t conf; /* SNAPSHOT: its membership (index), else -1 */
     bk_raft_msg m;
     uint32_t n;
     sim_entry ents[SIM_ENT_MAX];
@@ -74,7 +76,7 @@ typedef struct sim_stats {
     int32_t max_term;
     int64_t time;
     uint64_t msgs, dropped;
-    int crashes, partitions, snapshots, truncations, transfers;
+    int crashes, partitions, snapshots, truncations, transfers, changes;
 } sim_stats;
 
 /* Runs one seed. Returns 0, or -1 with `why` saying which property broke. */

@@ -195,12 +195,19 @@ void sim_check_commit(sim *s, sim_node *nd, int64_t old_commit, int64_t commit) 
             s->st->committed_offsets += e->last - e->base + 1;
         }
     }
+    /* The durability rule is the leader's to apply, under its membership
+     * (a follower may already hold a newer one). */
     int last = sim_log_find(l, commit - 1);
-    if (last < 0) return; /* below its log start (installed snapshot) */
-    int durable = 0;
-    for (int i = 0; i < s->n; i++)
-        if (s->nodes[i].voter && holds_durably(&s->nodes[i], &l->e[last])) durable++;
-    if (durable < sim_quorum(s))
+    if (last < 0 || nd->r.role != BK_RAFT_LEADER) return;
+    int durable = 0, voters = 0;
+    for (int i = 0; i < nd->r.conf.n; i++) {
+        const bk_raft_member *mb = &nd->r.conf.members[i];
+        if (!mb->voter) continue;
+        voters++;
+        for (int j = 0; j < s->n; j++)
+            if (s->nodes[j].id == mb->id && holds_durably(&s->nodes[j], &l->e[last])) durable++;
+    }
+    if (durable < voters / 2 + 1)
         sim_fail(s, "node %d commits %lld but only %d voters hold batch %lld term %d durably",
                  nd->id, (long long)commit, durable, (long long)l->e[last].base, l->e[last].term);
 }

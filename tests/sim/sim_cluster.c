@@ -60,8 +60,14 @@ static void log_truncate(sim_log *l, int64_t end) {
         l->n--;
 }
 
-int sim_quorum(const sim *s) {
-    return s->n_voters / 2 + 1;
+int sim_conf_add(sim *s, const bk_raft_membership *c) {
+    if (s->n_confs == SIM_CONFS_MAX) return -1;
+    s->confs[s->n_confs] = *c;
+    return s->n_confs++;
+}
+
+static const bk_raft_membership *conf_of(sim *s, int32_t idx) {
+    return idx >= 0 ? &s->confs[idx] : NULL;
 }
 
 /* ---- the shell: carries out what the core asks ---- */
@@ -112,8 +118,19 @@ static void do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader) 
             }
             break;
         case BK_RAFT_ACT_NOOP:
-            sim_log_push(&nd->log, (sim_entry){a->offset, a->offset, a->term, ++s->next_id});
+            sim_log_push(&nd->log, (sim_entry){a->offset, a->offset, a->term, ++s->next_id, -1});
             break;
+        case BK_RAFT_ACT_CONFIG: {
+            int32_t c = sim_conf_add(s, a->conf);
+            if (c < 0) {
+                sim_fail(s, "sim: table of memberships full");
+                break;
+            }
+            sim_trace(s, "n%d membership change at %lld (%d members)", nd->id, (long long)a->offset,
+                      a->conf->n);
+            sim_log_push(&nd->log, (sim_entry){a->offset, a->offset, a->term, ++s->next_id, c});
+            break;
+        }
         case BK_RAFT_ACT_INSTALL:
             s->st->snapshots++;
             sim_trace(s, "n%d install snapshot at %lld term %d", nd->id, (long long)a->offset,
@@ -121,6 +138,7 @@ static void do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader) 
             nd->log.n = 0;
             nd->log.start = a->offset;
             nd->log.start_term = a->term;
+            nd->log.start_conf = sim_conf_add(s, a->conf);
             nd->durable = a->offset;
             for (int f = 0; f < nd->n_fl; f++)
                 nd->fl[f].cap = a->offset;
@@ -129,9 +147,14 @@ static void do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader) 
         }
     }
     if (!s->o.bench && nd->log.n > appended_from) sim_check_appended(s, nd, appended_from);
-    if (out->flush_to >= 0 && nd->n_fl < SIM_FLUSH_MAX)
-        nd->fl[nd->n_fl++] =
-            (sim_flush){out->flush_to, s->now + rnd_in(s, nd->disk_min, nd->disk_max)};
+    if (out->flush_to >= 0) {
+        if (nd->n_fl < SIM_FLUSH_MAX) {
+            int64_t at = s->now + rnd_in(s, nd->disk_min, nd->disk_max);
+            nd->fl[nd->n_fl++] = (sim_flush){out->flush_to, at};
+        } else if (nd->fl[nd->n_fl - 1].cap < out->flush_to) {
+            nd->fl[nd->n_fl - 1].cap = out->flush_to; /* a busy disk merges flushes */
+        }
+    }
     if (nd->r.log_end != sim_log_end(&nd->log))
         sim_fail(s, "node %d: core log end %lld, log end %lld", nd->id, (long long)nd->r.log_end,
                  (long long)sim_log_end(&nd->log));
@@ -180,6 +203,8 @@ static void send(sim *s, sim_node *from, const bk_raft_msg *m) {
     }
     sm.m.entries = NULL;
     sm.m.n_entries = sm.n;
+    sm.conf = m->conf ? sim_conf_add(s, m->conf) : -1;
+    sm.m.conf = NULL;
     sm.at = s->now + (s->delay_max > 1 ? rnd_in(s, 1, s->delay_max) : 1);
     enqueue(s, &sm);
     if (s->dup_pct && pct(s, s->dup_pct)) {
@@ -193,8 +218,10 @@ static void deliver(sim *s, sim_msg *sm) {
     if (!nd || !nd->up) return;
     bk_raft_entry ents[SIM_ENT_MAX];
     for (uint32_t i = 0; i < sm->n; i++)
-        ents[i] = (bk_raft_entry){sm->ents[i].base, sm->ents[i].last, sm->ents[i].term};
+        ents[i] = (bk_raft_entry){sm->ents[i].base, sm->ents[i].last, sm->ents[i].term,
+                                  conf_of(s, sm->ents[i].conf)};
     sm->m.entries = ents;
+    sm->m.conf = conf_of(s, sm->conf);
     int32_t was_leader = nd->r.role == BK_RAFT_LEADER ? nd->r.term : 0;
     sim_trace(s,
               "n%d <- n%d %s t%d prev %lld/%d to %lld ents %u commit %lld ok %d match %lld "
@@ -207,6 +234,7 @@ static void deliver(sim *s, sim_msg *sm) {
     bk_raft_step(&nd->r, &sm->m, &s->out);
     do_out(s, nd, sm, was_leader);
     sm->m.entries = NULL;
+    sm->m.conf = NULL;
 }
 
 /* ---- nodes: start, crash, restart ---- */
@@ -223,7 +251,7 @@ static void node_start(sim *s, sim_node *nd) {
             memmove(hist, hist + 1, sizeof(hist[0]) * (BK_RAFT_HIST_MAX - 1));
             n_hist--;
         }
-        hist[n_hist++] = (bk_raft_entry){e->base, e->base, e->term};
+        hist[n_hist++] = (bk_raft_entry){e->base, e->base, e->term, NULL};
     }
     int64_t start = nd->log.start;
     int32_t start_term = nd->log.start_term;
@@ -234,7 +262,21 @@ static void node_start(sim *s, sim_node *nd) {
         start = hist[0].base;
         start_term = sim_log_term_before(&nd->log, k);
     }
-    bk_raft_restore rs = {.term = nd->p_term,
+    /* The newest two membership batches, or what held at the log start. */
+    int32_t conf = nd->log.start_conf, prev = nd->log.start_conf;
+    int64_t conf_off = nd->log.start - 1, prev_off = nd->log.start - 1;
+    for (int i = 0; i < nd->log.n; i++) {
+        if (nd->log.e[i].conf < 0) continue;
+        prev = conf;
+        prev_off = conf_off;
+        conf = nd->log.e[i].conf;
+        conf_off = nd->log.e[i].base;
+    }
+    bk_raft_restore rs = {.conf = conf_of(s, conf),
+                          .conf_offset = conf_off,
+                          .prev_conf = prev >= 0 && prev_off < conf_off ? conf_of(s, prev) : NULL,
+                          .prev_conf_offset = prev_off,
+                          .term = nd->p_term,
                           .vote = nd->p_vote,
                           .log_start = start,
                           .start_term = start_term,
@@ -330,6 +372,16 @@ static void heal(sim *s) {
 
 /* ---- the run ---- */
 
+/* "1 2 3 (4)": voters, then learners in parentheses. */
+static const char *conf_str(const bk_raft_membership *c, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < c->n && n + 8 < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, c->members[i].voter ? "%s%d" : "%s(%d)",
+                              i ? " " : "", c->members[i].id);
+    return buf;
+}
+
 static sim_node *leader_now(sim *s) {
     for (int i = 0; i < s->n; i++)
         if (s->nodes[i].up && s->nodes[i].r.role == BK_RAFT_LEADER) return &s->nodes[i];
@@ -340,7 +392,7 @@ static int64_t propose(sim *s, sim_node *nd) {
     int64_t count = rnd_in(s, 1, 4);
     int64_t base = bk_raft_propose(&nd->r, count, &s->out);
     if (base >= 0) {
-        sim_log_push(&nd->log, (sim_entry){base, base + count - 1, nd->r.term, ++s->next_id});
+        sim_log_push(&nd->log, (sim_entry){base, base + count - 1, nd->r.term, ++s->next_id, -1});
         sim_trace(s, "n%d propose [%lld,%lld] term %d", nd->id, (long long)base,
                   (long long)(base + count - 1), nd->r.term);
     }
@@ -363,9 +415,38 @@ static void retain(sim *s, sim_node *nd) {
     }
     nd->log.start_term = nd->log.e[k - 1].term;
     nd->log.start = start;
+    for (int i = 0; i < k; i++)
+        if (nd->log.e[i].conf >= 0) nd->log.start_conf = nd->log.e[i].conf;
     memmove(nd->log.e, nd->log.e + k, sizeof(sim_entry) * (size_t)(nd->log.n - k));
     nd->log.n -= k;
     sim_trace(s, "n%d log start -> %lld", nd->id, (long long)start);
+}
+
+/* A random change of one member: flip a voter, drop a learner, add a
+ * node as a learner. The core refuses what is not allowed. */
+static void change(sim *s, sim_node *ld) {
+    bk_raft_membership next = ld->r.conf;
+    int32_t id = (int32_t)rnd_in(s, 1, s->n);
+    int k = 0;
+    while (k < next.n && next.members[k].id != id)
+        k++;
+    const char *what;
+    if (k == next.n) {
+        next.members[next.n++] = (bk_raft_member){.id = id, .voter = 0};
+        what = "added as a learner";
+    } else if (next.members[k].voter || pct(s, 50)) {
+        next.members[k].voter = !next.members[k].voter;
+        what = next.members[k].voter ? "now a voter" : "now a learner";
+    } else {
+        next.members[k] = next.members[--next.n];
+        what = "removed";
+    }
+    int32_t term = ld->r.term;
+    if (bk_raft_change(&ld->r, &next, &s->out) == 0) {
+        s->st->changes++;
+        sim_trace(s, "n%d change: n%d %s", ld->id, id, what);
+    }
+    do_out(s, ld, NULL, term);
 }
 
 static void step_time(sim *s) {
@@ -416,21 +497,26 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
     why[0] = 0;
     s->rng = o->seed * 0x2545f4914f6cdd1dULL + 1;
     s->msgs = malloc(sizeof(sim_msg) * SIM_MSGS_MAX);
-    if (!s->msgs || sim_checks_init(s) != 0) abort();
+    s->confs = malloc(sizeof(bk_raft_membership) * SIM_CONFS_MAX);
+    if (!s->msgs || !s->confs || sim_checks_init(s) != 0) abort();
     s->n_voters = o->n_nodes ? o->n_nodes : (pct(s, 50) ? 3 : 5);
     int learner = o->learner >= 0 ? o->learner : pct(s, 30);
-    s->n = s->n_voters + learner;
-    s->cfg = (bk_raft_config){.n_members = s->n,
+    /* With membership changes, one more node that is not a member at
+     * first, to be added later. */
+    int spare = o->faults && s->n_voters + learner < SIM_NODES_MAX && pct(s, 50);
+    s->n = s->n_voters + learner + spare;
+    s->cfg = (bk_raft_config){.n_members = s->n_voters + learner,
                               .election_ticks = 10,
                               .heartbeat_ticks = 2,
                               .inflight_max = 8,
                               .inflight_offsets_max = 64,
                               .append_offsets_max = 16};
     for (int i = 0; i < s->n; i++) {
-        s->cfg.members[i] = (bk_raft_member){.id = i + 1, .voter = i < s->n_voters};
+        if (i < s->cfg.n_members)
+            s->cfg.members[i] = (bk_raft_member){.id = i + 1, .voter = i < s->n_voters};
         sim_node *nd = &s->nodes[i];
         nd->id = i + 1;
-        nd->voter = i < s->n_voters;
+        nd->log.start_conf = -1;
         nd->p_vote = BK_RAFT_NONE;
         nd->tick_period = o->faults ? rnd_in(s, 5, 15) : 10;
         nd->disk_min = 1;
@@ -452,12 +538,14 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
         s->slow_pct = (int)rnd_in(s, 0, 2);
         s->retain_pct = (int)rnd_in(s, 0, 1);
         s->transfer_pct = (int)rnd_in(s, 0, 2);
+        s->change_pct = (int)rnd_in(s, 0, 2);
     } else {
         s->delay_max = 1;
     }
-    sim_trace(s, "seed %llu: %d voters%s, loss %d%% dup %d%% delay<=%d crash %d part %d",
-              (unsigned long long)o->seed, s->n_voters, learner ? " + 1 learner" : "", s->loss_pct,
-              s->dup_pct, s->delay_max, s->crash_pct, s->part_pct);
+    sim_trace(s, "seed %llu: %d voters%s%s, loss %d%% dup %d%% delay<=%d crash %d part %d",
+              (unsigned long long)o->seed, s->n_voters, learner ? " + 1 learner" : "",
+              spare ? " + 1 spare" : "", s->loss_pct, s->dup_pct, s->delay_max, s->crash_pct,
+              s->part_pct);
     for (int i = 0; i < s->n; i++)
         node_start(s, &s->nodes[i]);
     s->proposed_after_heal = -1;
@@ -469,9 +557,11 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
         if (s->failed) break;
         sim_node *ld = leader_now(s);
         if (ld && !s->healed && pct(s, o->propose_pct)) propose(s, ld);
+        if (ld && !s->healed && s->change_pct && pct(s, s->change_pct) && pct(s, 20)) change(s, ld);
+        if (ld && ld->r.role != BK_RAFT_LEADER) ld = leader_now(s);
         if (ld && !s->healed && s->transfer_pct && pct(s, s->transfer_pct) && pct(s, 10)) {
             /* Graceful handover, as at a broker's shutdown. */
-            int32_t to = (int32_t)rnd_in(s, 1, s->n_voters);
+            int32_t to = (int32_t)rnd_in(s, 1, s->n);
             int32_t term = ld->r.term;
             if (bk_raft_transfer(&ld->r, to, &s->out) == 0) {
                 s->st->transfers++;
@@ -492,10 +582,17 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
             if (s->proposed_after_heal >= 0) s->live_term = ld->r.term;
         }
         if (s->proposed_after_heal < 0) continue;
+        if (!ld) continue;
         int all = 1;
-        for (int i = 0; i < s->n; i++)
-            all &= s->nodes[i].r.commit >= s->proposed_after_heal &&
-                   bk_raft_term_at(&s->nodes[i].r, s->proposed_after_heal) == s->live_term;
+        for (int i = 0; i < s->n; i++) {
+            const bk_raft *r = &s->nodes[i].r;
+            int member = 0;
+            for (int k = 0; k < ld->r.conf.n; k++)
+                member |= ld->r.conf.members[k].id == s->nodes[i].id;
+            if (member)
+                all &= r->commit >= s->proposed_after_heal &&
+                       bk_raft_term_at(r, s->proposed_after_heal) == s->live_term;
+        }
         if (all) break;
     }
     if (!s->failed && s->now >= end_time)
@@ -504,17 +601,20 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
                                             : "the entry proposed after the heal did not commit "
                                               "on every node");
     st->time = s->now;
+    char c1[64], c2[64];
     for (int i = 0; s->failed && i < s->n; i++) {
         const sim_node *nd = &s->nodes[i];
         const bk_raft *r = &nd->r;
         sim_trace(s,
                   "state n%d %s%s term %d leader %d log [%lld,%lld) core [%lld,%lld) "
-                  "durable %lld flushed %lld commit %lld",
+                  "durable %lld flushed %lld commit %lld members@%lld %s before@%lld %s",
                   nd->id, nd->up ? "" : "DOWN ", bk_raft_role_name(r->role), r->term, r->leader,
                   (long long)nd->log.start, (long long)sim_log_end(&nd->log),
                   (long long)r->log_start, (long long)r->log_end, (long long)nd->durable,
-                  (long long)r->flushed, (long long)r->commit);
-        for (int k = 0; r->role == BK_RAFT_LEADER && k < r->cfg.n_members; k++) {
+                  (long long)r->flushed, (long long)r->commit, (long long)r->conf_offset,
+                  conf_str(&r->conf, c1, sizeof(c1)), (long long)r->prev_conf_offset,
+                  conf_str(&r->prev_conf, c2, sizeof(c2)));
+        for (int k = 0; r->role == BK_RAFT_LEADER && k < r->conf.n; k++) {
             const bk_raft_progress *pr = &r->prog[k];
             sim_trace(s, "  progress n%d next %lld match %lld flushed %lld in %u probe %d snap %d",
                       pr->id, (long long)pr->next, (long long)pr->match, (long long)pr->flushed,
@@ -525,5 +625,6 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
         free(s->nodes[i].log.e);
     sim_checks_free(s);
     free(s->msgs);
+    free(s->confs);
     return s->failed ? -1 : 0;
 }

@@ -15,13 +15,16 @@ typedef struct sim_seen {
 } sim_seen;
 
 #define SIM_SEEN_BITS 17
+#define SIM_CONFS_MAX 1024
 
 typedef struct sim {
     sim_opts o;
     uint64_t rng;
     int64_t now;
-    int n; /* members (voters first, then the learner if any) */
+    int n; /* nodes: voters first, then a learner and a spare, if any */
     int n_voters;
+    bk_raft_membership *confs; /* every membership of the run (fixed capacity) */
+    int n_confs;
     sim_node nodes[SIM_NODES_MAX];
     bk_raft_config cfg;
     sim_msg *msgs;
@@ -29,7 +32,8 @@ typedef struct sim {
     uint8_t blocked[SIM_NODES_MAX][SIM_NODES_MAX];
     int healed;
     /* fault knobs, drawn from the seed */
-    int loss_pct, dup_pct, delay_max, crash_pct, part_pct, slow_pct, retain_pct, transfer_pct;
+    int loss_pct, dup_pct, delay_max, crash_pct, part_pct, slow_pct, retain_pct, transfer_pct,
+        change_pct;
     int64_t part_until;
     /* checks */
     int32_t *leader_of; /* by term */
@@ -60,6 +64,6 @@ int sim_log_find(const sim_log *l, int64_t off); /* index of the batch holding o
 int64_t sim_log_end(const sim_log *l);
 int32_t sim_log_term_before(const sim_log *l, int idx);
 int sim_log_push(sim_log *l, sim_entry e);
-int sim_quorum(const sim *s);
+int sim_conf_add(sim *s, const bk_raft_membership *c); /* index, or -1 when full */
 
 #endif
