@@ -117,6 +117,7 @@ static void member_free(bk_cgmember *m) {
     bk_cgset_free(&m->assigned);
     bk_cgset_free(&m->revoking);
     bk_cgset_free(&m->target);
+    bk_cgclassic_free(m->classic);
     free(m);
 }
 
@@ -230,13 +231,23 @@ static void member_unlink(bk_cgroup *cg, bk_cgmember *m) {
 }
 
 /* Removes a member (left, fenced or expired): its partitions become free
- * and the group epoch moves so a new target assignment is computed. */
-static void member_remove(bk_cgroup *cg, bk_cgmember *m, int64_t now_ms) {
+ * and the group epoch moves so a new target assignment is computed. When
+ * a fenced member leaves only classic members behind, the group is to be
+ * downgraded to a classic group (Kafka's consumerGroupFenceMember). */
+static void member_remove(bk_cgroup *cg, bk_cgmember *m, int64_t now_ms, bool fenced) {
     gone_add(cg, m->id);
     member_unlink(cg, m);
     cg->epoch++;
     cg->dirty = cg->dirty_epoch = true;
     if (!cg->nmembers) cg->empty_ms = now_ms;
+    bool only_classic = cg->nmembers > 0;
+    for (bk_cgmember *o = cg->members; o; o = o->next)
+        only_classic &= o->classic != NULL;
+    if (fenced && only_classic) cg->downgrade = true;
+}
+
+void bk_cgroup_remove_member(bk_cgroup *cg, bk_cgmember *m, int64_t now_ms, bool fenced) {
+    member_remove(cg, m, now_ms, fenced);
 }
 
 /* ---- subscriptions ---- */
@@ -527,6 +538,10 @@ static int16_t validate(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *ou
         return fail(out, BK_KERR_INVALID_REQUEST, "GroupId can't be empty.");
     if (rq->instance_id && !rq->instance_id[0])
         return fail(out, BK_KERR_INVALID_REQUEST, "InstanceId can't be empty.");
+    if (rq->classic) /* a JoinGroup: checked by the classic rules */
+        return rq->member_id && rq->member_id[0]
+                   ? 0
+                   : fail(out, BK_KERR_UNKNOWN_MEMBER_ID, "MemberId can't be empty.");
     if (rq->rack_id && !rq->rack_id[0])
         return fail(out, BK_KERR_INVALID_REQUEST, "RackId can't be empty.");
     bool no_id = !rq->member_id || !rq->member_id[0];
@@ -674,7 +689,7 @@ static void leave(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out, int
         m->dirty_current = cg->dirty = true;
         return;
     }
-    member_remove(cg, m, now_ms);
+    member_remove(cg, m, now_ms, true);
 }
 
 void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out,
@@ -685,7 +700,7 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
         leave(cgs, rq, out, now_ms);
         return;
     }
-    bool join = rq->member_epoch == 0;
+    bool join = rq->member_epoch == 0 || rq->classic;
     bk_cgroup *cg = bk_cgroups_find(cgs, rq->group_id);
     if (!cg && !join) {
         /* Unknown after a restart (state is in memory): the member rejoins. */
@@ -716,7 +731,9 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
     bk_cgmember *replaced = NULL;
     if (join && !m && cg && rq->instance_id) {
         replaced = static_member(cg, rq->instance_id);
-        if (replaced && replaced->epoch != BK_CG_STATIC_LEAVE_EPOCH) {
+        /* A classic static member comes back with no member id and takes
+         * its instance's place (consumer_classic.c checked the rest). */
+        if (replaced && replaced->epoch != BK_CG_STATIC_LEAVE_EPOCH && !rq->classic) {
             fail(out, BK_KERR_UNRELEASED_INSTANCE_ID, "The instance id is still in use.");
             return;
         }
@@ -764,6 +781,7 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
     }
     if (update_str(m, &m->client_id, rq->client_id)) goto oom;
     if (update_str(m, &m->client_host, rq->client_host)) goto oom;
+    if (rq->classic ? bk_cgclassic_set(m, rq->classic) : bk_cgclassic_set(m, NULL)) goto oom;
     if (rq->assignor && (!m->assignor || strcmp(m->assignor, rq->assignor))) {
         if (update_str(m, &m->assignor, rq->assignor)) goto oom;
         bump = true;
@@ -808,6 +826,12 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
     if (m->dirty_meta || m->dirty_current || m->dirty_target) cg->dirty = true;
     current_free(&cur);
     m->session_deadline_ms = now_ms + cgs->limits.session_timeout_ms;
+    if (m->classic) {
+        /* Joined: it must sync within the rebalance timeout. */
+        m->session_deadline_ms = now_ms + m->classic->session_timeout_ms;
+        m->classic->join_deadline_ms = 0;
+        m->classic->sync_deadline_ms = now_ms + m->rebalance_timeout_ms;
+    }
     out->member_id = m->id;
     out->member_epoch = m->epoch;
     out->heartbeat_interval_ms = cgs->limits.heartbeat_interval_ms;
@@ -832,9 +856,12 @@ void bk_cgroups_tick(bk_cgroups *cgs, int64_t now_ms) {
         bk_cgmember *m = cg->members;
         while (m) {
             bk_cgmember *next = m->next;
+            const bk_cgclassic *c = m->classic;
             if (m->session_deadline_ms <= now_ms ||
-                (m->rebalance_deadline_ms && m->rebalance_deadline_ms <= now_ms))
-                member_remove(cg, m, now_ms);
+                (m->rebalance_deadline_ms && m->rebalance_deadline_ms <= now_ms) ||
+                (c && c->join_deadline_ms && c->join_deadline_ms <= now_ms) ||
+                (c && c->sync_deadline_ms && c->sync_deadline_ms <= now_ms))
+                member_remove(cg, m, now_ms, true);
             m = next;
         }
     }
@@ -851,6 +878,9 @@ int64_t bk_cgroups_next_deadline(const bk_cgroups *cgs) {
             if (m->session_deadline_ms < next) next = m->session_deadline_ms;
             if (m->rebalance_deadline_ms && m->rebalance_deadline_ms < next)
                 next = m->rebalance_deadline_ms;
+            const bk_cgclassic *c = m->classic;
+            if (c && c->join_deadline_ms && c->join_deadline_ms < next) next = c->join_deadline_ms;
+            if (c && c->sync_deadline_ms && c->sync_deadline_ms < next) next = c->sync_deadline_ms;
         }
     }
     return next;
@@ -870,6 +900,8 @@ int16_t bk_cgroups_commit_check(bk_cgroups *cgs, const char *group_id, const cha
     }
     bk_cgmember *m = member_id ? bk_cgroup_member(cg, member_id) : NULL;
     if (!m) return BK_KERR_UNKNOWN_MEMBER_ID;
+    if (m->classic) /* its generation is its member epoch */
+        return member_epoch == m->epoch ? 0 : BK_KERR_ILLEGAL_GENERATION;
     if (!fetch && version < 9) return BK_KERR_UNSUPPORTED_VERSION;
     if (member_epoch != m->epoch) return BK_KERR_STALE_MEMBER_EPOCH;
     return 0;
@@ -956,7 +988,8 @@ void bk_cgroups_restore_done(bk_cgroups *cgs, int64_t now_ms) {
             m = next;
         }
         for (m = cg->members; m; m = m->next) {
-            m->session_deadline_ms = now_ms + cgs->limits.session_timeout_ms;
+            m->session_deadline_ms = now_ms + (m->classic ? m->classic->session_timeout_ms
+                                                          : cgs->limits.session_timeout_ms);
             m->rebalance_deadline_ms =
                 m->state == BK_CGM_UNREVOKED_PARTITIONS ? now_ms + m->rebalance_timeout_ms : 0;
         }

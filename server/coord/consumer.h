@@ -39,6 +39,24 @@ enum { BK_CGM_STABLE, BK_CGM_UNREVOKED_PARTITIONS, BK_CGM_UNRELEASED_PARTITIONS 
 #define BK_CG_LEAVE_EPOCH        (-1)
 #define BK_CG_STATIC_LEAVE_EPOCH (-2)
 
+/* A JoinGroup protocol: name and ConsumerProtocolSubscription bytes. */
+typedef struct bk_cgproto {
+    char *name;
+    uint8_t *meta;
+    int32_t len;
+} bk_cgproto;
+
+/* A member that speaks the classic protocol inside a consumer group (Kafka
+ * 4.0's online migration, consumer_classic.c): what its JoinGroup said, and
+ * the deadlines of the classic rebalance (0: none). */
+typedef struct bk_cgclassic {
+    int32_t session_timeout_ms;
+    bk_cgproto *protos;
+    int nprotos;
+    int64_t join_deadline_ms; /* told to rejoin: must by then */
+    int64_t sync_deadline_ms; /* joined: must sync by then */
+} bk_cgclassic;
+
 typedef struct bk_cgmember {
     struct bk_cgmember *next;
     char *id, *instance_id, *rack_id, *client_id, *client_host;
@@ -57,7 +75,8 @@ typedef struct bk_cgmember {
     /* Not yet persisted: ConsumerGroupMemberMetadata, ...TargetAssignmentMember,
      * ...CurrentMemberAssignment. */
     bool dirty_meta, dirty_target, dirty_current;
-    bool loaded_meta; /* loading: its metadata record was seen */
+    bool loaded_meta;      /* loading: its metadata record was seen */
+    bk_cgclassic *classic; /* NULL: it speaks the consumer protocol */
 } bk_cgmember;
 
 typedef struct bk_cgroup {
@@ -74,6 +93,9 @@ typedef struct bk_cgroup {
     bool dirty, dirty_epoch, dirty_assign, dirty_topics;
     char **gone;
     int ngone, gone_cap;
+    /* A consumer-protocol member went and only classic members are left:
+     * the broker turns the group back into a classic group. */
+    bool downgrade;
 } bk_cgroup;
 
 typedef struct bk_cg_ops {
@@ -145,6 +167,9 @@ typedef struct bk_cghb_req {
     int nowned;
     bool has_owned;
     int16_t version;
+    /* A classic member's JoinGroup (consumer_classic.c): joins or updates
+     * the member whatever its epoch; owned is what its subscription says. */
+    const bk_cgclassic *classic;
 } bk_cghb_req;
 
 typedef struct bk_cghb_resp {
@@ -174,6 +199,47 @@ int16_t bk_cgroups_commit_check(bk_cgroups *cgs, const char *group_id, const cha
  * topic names (consumer_regex.c): 0, or -1 when invalid or using RE2
  * features POSIX regexps lack. */
 int bk_cg_regex_compile(regex_t *re, const char *re2);
+
+/* ---- classic members in consumer groups (consumer_classic.c) ---- */
+/* Frees a member's classic state (member_free calls it). */
+void bk_cgclassic_free(bk_cgclassic *c);
+/* Copies what a JoinGroup said into m->classic: 0 or BK_ENOMEM. Flags the
+ * member's metadata when it changed. */
+int bk_cgclassic_set(bk_cgmember *m, const bk_cgclassic *c);
+/* Removes a member; `fenced` (left by heartbeat, timed out) lets the group
+ * be downgraded when only classic members remain. */
+void bk_cgroup_remove_member(bk_cgroup *cg, bk_cgmember *m, int64_t now_ms, bool fenced);
+
+typedef struct bk_cgjoin_req {
+    const char *group_id, *member_id, *instance_id, *client_id, *client_host, *protocol_type;
+    int32_t session_timeout_ms, rebalance_timeout_ms;
+    const bk_cgproto *protos;
+    int nprotos;
+    int16_t version;
+} bk_cgjoin_req;
+
+typedef struct bk_cgjoin_resp {
+    int16_t error;
+    const char *member_id; /* valid until the next call */
+    int32_t generation;    /* the member epoch */
+    const char *protocol_name;
+    char new_id[40];
+} bk_cgjoin_resp;
+
+/* JoinGroup, SyncGroup, Heartbeat and LeaveGroup of a classic member, to a
+ * consumer group with members (Kafka's classicGroup*ToConsumerGroup). */
+void bk_cgroups_classic_join(bk_cgroups *cgs, bk_cgroup *cg, const bk_cgjoin_req *rq,
+                             bk_cgjoin_resp *out, int64_t now_ms);
+/* 0 with *assigned (the member's partitions) and *version (of the
+ * ConsumerProtocolAssignment to answer with), or the error. */
+int16_t bk_cgroups_classic_sync(bk_cgroups *cgs, bk_cgroup *cg, const char *member_id,
+                                const char *instance_id, int32_t generation,
+                                const char *protocol_type, const char *protocol_name,
+                                const bk_cgset **assigned, int16_t *version, int64_t now_ms);
+int16_t bk_cgroups_classic_heartbeat(bk_cgroups *cgs, bk_cgroup *cg, const char *member_id,
+                                     const char *instance_id, int32_t generation, int64_t now_ms);
+int16_t bk_cgroups_classic_leave(bk_cgroups *cgs, bk_cgroup *cg, const char *member_id,
+                                 const char *instance_id, int64_t now_ms);
 
 /* ---- server-side assignors (consumer_assign.c) ---- */
 typedef struct bk_cga_topic {

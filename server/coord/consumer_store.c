@@ -192,7 +192,30 @@ static void value_member(reclist *l, const bk_cgmember *m) {
     v.SubscribedTopicRegex = cs(m->regex);
     v.RebalanceTimeoutMs = m->rebalance_timeout_ms;
     v.ServerAssignor = cs(m->assignor);
+    /* A classic member: its session timeout and JoinGroup protocols. */
+    bk_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata cm;
+    bk_ConsumerGroupMemberMetadataValue_ClassicProtocol *ps = NULL;
+    if (m->classic) {
+        int n = m->classic->nprotos;
+        ps = calloc((size_t)(n ? n : 1), sizeof *ps);
+        if (!ps) {
+            free(ts);
+            l->oom = true;
+            return;
+        }
+        bk_struct_init(&bk_sd_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata, &cm);
+        cm.SessionTimeoutMs = m->classic->session_timeout_ms;
+        for (int i = 0; i < n; i++) {
+            bk_struct_init(&bk_sd_ConsumerGroupMemberMetadataValue_ClassicProtocol, &ps[i]);
+            ps[i].Name = bk_str_c(m->classic->protos[i].name);
+            ps[i].Metadata = (bk_bytes){m->classic->protos[i].meta, m->classic->protos[i].len};
+        }
+        cm.SupportedProtocols.items = ps;
+        cm.SupportedProtocols.count = n;
+        v.ClassicMemberMetadata = &cm;
+    }
     bk_msg_encode(&bk_msg_ConsumerGroupMemberMetadataValue, 0, &v, &l->w);
+    free(ps);
     free(ts);
 }
 
@@ -457,6 +480,23 @@ static void load_member_meta(bk_cgmember *m, const bk_ConsumerGroupMemberMetadat
     char *re = dup_str(v->SubscribedTopicRegex);
     bk_cgmember_restore_regex(m, re);
     free(re);
+    const bk_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata *c = v->ClassicMemberMetadata;
+    int32_t np = c && c->SupportedProtocols.count > 0 ? c->SupportedProtocols.count : 0;
+    bk_cgproto *ps = c ? calloc((size_t)(np ? np : 1), sizeof *ps) : NULL;
+    int nps = 0;
+    for (int32_t i = 0; ps && i < np; i++) {
+        const bk_ConsumerGroupMemberMetadataValue_ClassicProtocol *p =
+            &c->SupportedProtocols.items[i];
+        if (!(ps[nps].name = dup_str(p->Name))) continue;
+        ps[nps].meta = (uint8_t *)(uintptr_t)p->Metadata.ptr;
+        ps[nps].len = p->Metadata.len > 0 ? p->Metadata.len : 0;
+        nps++;
+    }
+    bk_cgclassic cl = {c ? c->SessionTimeoutMs : 0, ps, nps, 0, 0};
+    bk_cgclassic_set(m, ps ? &cl : NULL);
+    for (int i = 0; i < nps; i++)
+        free(ps[i].name);
+    free(ps);
     m->loaded_meta = true;
 }
 

@@ -181,6 +181,14 @@ int64_t bk_groups_next_deadline(const bk_groups *gs);
  * deadlines no longer run. */
 void bk_groups_unload(bk_groups *gs);
 
+/* The online migration (consumer_migrate.c): the vote for a protocol; all
+ * members go (waiting requests get REBALANCE_IN_PROGRESS) and the group is
+ * left Empty with its offsets; a rebalance of a group rebuilt from a
+ * consumer group. */
+const char *bk_group_select_protocol(bk_group *g);
+void bk_groups_release(bk_groups *gs, bk_group *g, int64_t now_ms);
+void bk_groups_rebalance(bk_groups *gs, bk_group *g, int64_t now_ms);
+
 /* ---- offsets (offsets.c) ---- */
 /* Kafka's checks for an OffsetCommit; may create a simple group (generation
  * < 0). Returns 0 with *out, or the error for every partition. */
@@ -249,6 +257,18 @@ void bk_coord_consumer_expire(bk_broker *b, int64_t now_ms);
 struct bk_cgroup;
 void bk_coord_consumer_persist(bk_broker *b, struct bk_cgroup *cg);
 void bk_coord_consumer_persist_all(bk_broker *b);
+/* After a consumer group changed (consumer_migrate.c): downgrades it to a
+ * classic group when only classic members are left, else persists it. */
+void bk_coord_consumer_settle(bk_broker *b, struct bk_cgroup *cg);
+void bk_coord_consumer_settle_all(bk_broker *b);
+/* A KIP-848 member joins classic group g with members: g becomes a consumer
+ * group (0), or cannot (GROUP_ID_NOT_FOUND, as Kafka answers). */
+int16_t bk_coord_upgrade(bk_broker *b, bk_group *g);
+void bk_coord_downgrade(bk_broker *b, struct bk_cgroup *cg);
+/* A partition set as ConsumerProtocolAssignment bytes (version prefix
+ * included), topics by name; appended to w. 0 or BK_E*. */
+struct bk_cgset;
+int bk_coord_assignment_bytes(bk_broker *b, const struct bk_cgset *s, int16_t version, bk_wr *w);
 /* Tombstones for every record of the group, then removes it (its offsets
  * are the caller's). Returns 0 or a Kafka error code. */
 int16_t bk_coord_consumer_delete(bk_broker *b, struct bk_cgroup *cg);

@@ -871,6 +871,32 @@ void bk_groups_leave_done(bk_groups *gs, bk_group *g, int left, int64_t now_ms) 
         maybe_complete_join(gs, g, now_ms);
 }
 
+/* ---- the online migration's conversions (consumer_migrate.c) ---- */
+
+const char *bk_group_select_protocol(bk_group *g) {
+    return select_protocol(g);
+}
+
+void bk_groups_release(bk_groups *gs, bk_group *g, int64_t now_ms) {
+    while (g->members) {
+        bk_gmember *m = g->members;
+        join_answer(gs, g, m, E_REBALANCE_IN_PROGRESS);
+        sync_answer(gs, g, m, E_REBALANCE_IN_PROGRESS);
+        member_unlink(g, m);
+        member_free(m);
+    }
+    while (g->pending)
+        pending_remove(g, g->pending->id);
+    g->join_deadline_ms = g->sync_deadline_ms = 0;
+    g->initial_join = false;
+    set_state(g, BK_GROUP_EMPTY, now_ms);
+    g->prev_state = BK_GROUP_EMPTY;
+}
+
+void bk_groups_rebalance(bk_groups *gs, bk_group *g, int64_t now_ms) {
+    prepare_rebalance(gs, g, now_ms);
+}
+
 /* ---- deadlines ---- */
 
 static void group_tick(bk_groups *gs, bk_group *g, int64_t now_ms) {

@@ -449,7 +449,7 @@ static void on_timer(uv_timer_t *t) {
     bk_broker *b = t->data;
     bk_groups_tick(b->groups, bk_now_ms());
     bk_cgroups_tick(b->groups->cgroups, bk_now_ms());
-    bk_coord_consumer_persist_all(b);
+    bk_coord_consumer_settle_all(b);
     bk_coord_reschedule(b);
 }
 

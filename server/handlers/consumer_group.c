@@ -95,21 +95,24 @@ void bk_handle_consumer_group_heartbeat(bk_broker *b, bk_req *req) {
         hr.has_owned = ps != NULL;
     }
     bk_cghb_resp out;
+    bk_cgroup *cg = NULL;
     if (!hr.group_id || !hr.member_id || !hr.client_host)
         out = (bk_cghb_resp){.error = BK_KERR_UNKNOWN_SERVER_ERROR};
     else if (!b->groups || !b->groups->cgroups || b->groups->unloaded)
         out = (bk_cghb_resp){.error = BK_KERR_NOT_COORDINATOR};
     else {
-        /* A classic group with members owns the id. */
+        /* A classic group with members becomes a consumer group when it
+         * can (online upgrade), else it owns the id. */
         bk_group *g = bk_groups_find(b->groups, hr.group_id);
+        int16_t uerr = 0;
         if (g && g->nmembers > 0 && hr.member_epoch == 0 &&
             !bk_cgroups_find(b->groups->cgroups, hr.group_id))
-            out = (bk_cghb_resp){.error = BK_KERR_GROUP_ID_NOT_FOUND,
-                                 .message = "The group is not a consumer group."};
-        else {
+            uerr = bk_coord_upgrade(b, g);
+        if (uerr) {
+            out = (bk_cghb_resp){.error = uerr, .message = "The group is not a consumer group."};
+        } else {
             bk_cgroups_heartbeat(b->groups->cgroups, &hr, &out, bk_now_ms());
-            bk_cgroup *cg = bk_cgroups_find(b->groups->cgroups, hr.group_id);
-            if (cg) bk_coord_consumer_persist(b, cg);
+            cg = bk_cgroups_find(b->groups->cgroups, hr.group_id);
             /* An empty classic group of this id is replaced, as in Kafka. */
             if (cg && g && !out.error) bk_coord_forget_classic(b, g);
         }
@@ -132,6 +135,9 @@ void bk_handle_consumer_group_heartbeat(bk_broker *b, bk_req *req) {
         bk_logf(BK_LV_DEBUG, "ConsumerGroupHeartbeat %s/%s epoch %d: error %d (%s)",
                 hr.group_id ? hr.group_id : "", hr.member_id ? hr.member_id : "", hr.member_epoch,
                 out.error, out.message ? out.message : "");
+    /* Written (or downgraded, which frees cg) once the response holds its
+     * own copies of what `out` pointed into. */
+    bk_coord_consumer_settle(b, cg);
     bk_coord_reschedule(b);
     bk_req_respond(b, req, &resp);
 }
@@ -206,7 +212,7 @@ void bk_handle_consumer_group_describe(bk_broker *b, bk_req *req) {
             o->SubscribedTopicRegex = m->regex ? bk_req_str(req, m->regex) : BK_STR_NULL;
             fill_desc_assignment(b, req, &o->Assignment, &m->assigned);
             fill_desc_assignment(b, req, &o->TargetAssignment, &m->target);
-            o->MemberType = 1; /* the consumer protocol */
+            o->MemberType = m->classic ? 0 : 1; /* classic or consumer protocol */
         }
     }
     bk_req_respond(b, req, &resp);

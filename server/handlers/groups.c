@@ -81,6 +81,49 @@ static char *cstr_or_null(bk_req *req, bk_str s) {
     return s.len < 0 ? NULL : bk_req_cstr(req, s);
 }
 
+/* The KIP-848 consumer group of this id, if there is one. */
+static bk_cgroup *consumer_group(bk_broker *b, const char *id) {
+    return b->groups->cgroups && id ? bk_cgroups_find(b->groups->cgroups, id) : NULL;
+}
+
+/* A consumer group with members takes classic members too (Kafka 4.0's
+ * online migration, server/coord/consumer_classic.c). */
+static bk_cgroup *mixed_group(bk_broker *b, const char *id) {
+    bk_cgroup *cg = consumer_group(b, id);
+    return cg && cg->nmembers > 0 ? cg : NULL;
+}
+
+static void join_consumer_group(bk_broker *b, bk_req *req, bk_cgroup *cg, const bk_join_req *jr) {
+    bk_cgproto *ps = bk_req_alloc(req, (size_t)(jr->nprotos ? jr->nprotos : 1) * sizeof *ps);
+    for (int i = 0; ps && i < jr->nprotos; i++)
+        ps[i] = (bk_cgproto){jr->protos[i].name, jr->protos[i].meta, jr->protos[i].len};
+    bk_cgjoin_req cr = {jr->group_id,
+                        jr->member_id,
+                        jr->instance_id,
+                        jr->client_id,
+                        jr->client_host,
+                        jr->protocol_type,
+                        jr->session_timeout_ms,
+                        jr->rebalance_timeout_ms,
+                        ps,
+                        ps ? jr->nprotos : 0,
+                        jr->version};
+    bk_cgjoin_resp out;
+    bk_cgroups_classic_join(b->groups->cgroups, cg, &cr, &out, bk_now_ms());
+    bk_join_result r = {0};
+    r.error = out.error;
+    r.member_id = bk_req_cstr(req, bk_str_c(out.member_id ? out.member_id : ""));
+    r.generation = out.error ? -1 : out.generation;
+    if (!out.error) {
+        r.protocol_type = "consumer";
+        r.protocol_name = bk_req_cstr(req, bk_str_c(out.protocol_name ? out.protocol_name : ""));
+        r.leader = ""; /* nobody assigns: the coordinator does */
+    }
+    bk_coord_consumer_settle(b, cg);
+    bk_coord_reschedule(b);
+    bk_group_join_done(b, req, NULL, &r);
+}
+
 void bk_handle_join_group(bk_broker *b, bk_req *req) {
     const bk_JoinGroupRequest *rq = req->body;
     int32_t n = rq->Protocols.count > 0 ? rq->Protocols.count : 0;
@@ -110,16 +153,16 @@ void bk_handle_join_group(bk_broker *b, bk_req *req) {
     jr.nprotos = n;
     jr.version = req->hdr.api_version;
     jr.waiter = req;
-    /* A KIP-848 consumer group with members: classic members cannot join it
-     * (Kafka's consumer.migration.policy upgrade path is not implemented).
+    /* A KIP-848 consumer group with members: the classic member joins it.
      * An empty one is deleted and the id becomes a classic group, as Kafka
      * does; its committed offsets stay. */
-    bk_cgroup *cg = b->groups->cgroups ? bk_cgroups_find(b->groups->cgroups, jr.group_id) : NULL;
+    bk_cgroup *cg = consumer_group(b, jr.group_id);
+    if (cg && cg->nmembers > 0) {
+        join_consumer_group(b, req, cg, &jr);
+        return;
+    }
     int16_t cerr = 0;
-    if (cg && cg->nmembers > 0)
-        cerr = BK_KERR_INCONSISTENT_GROUP_PROTOCOL;
-    else if (cg && (cerr = bk_coord_consumer_delete(b, cg)))
-        cerr = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    if (cg && bk_coord_consumer_delete(b, cg)) cerr = BK_KERR_COORDINATOR_NOT_AVAILABLE;
     if (cerr) {
         bk_join_result r = {.error = cerr, .member_id = jr.member_id, .generation = -1};
         bk_group_join_done(b, req, NULL, &r);
@@ -142,6 +185,27 @@ void bk_handle_sync_group(bk_broker *b, bk_req *req) {
         ids[i] = bk_req_cstr(req, rq->Assignments.items[i].MemberId);
         as[i] = rq->Assignments.items[i].Assignment;
     }
+    bk_cgroup *cg = mixed_group(b, bk_req_cstr(req, rq->GroupId));
+    if (cg) {
+        const bk_cgset *assigned = NULL;
+        int16_t ver = 0;
+        const char *ptype = cstr_or_null(req, rq->ProtocolType);
+        const char *pname = cstr_or_null(req, rq->ProtocolName);
+        int16_t err =
+            bk_cgroups_classic_sync(b->groups->cgroups, cg, bk_req_cstr(req, rq->MemberId),
+                                    cstr_or_null(req, rq->GroupInstanceId), rq->GenerationId, ptype,
+                                    pname, &assigned, &ver, bk_now_ms());
+        bk_wr w;
+        bk_wr_init(&w, 64);
+        if (!err && bk_coord_assignment_bytes(b, assigned, ver, &w))
+            err = BK_KERR_UNKNOWN_SERVER_ERROR;
+        bk_group_sync_done(b, req, err, err ? NULL : ptype, err ? NULL : pname, w.buf,
+                           err ? 0 : (int32_t)w.len);
+        bk_wr_free(&w);
+        bk_coord_consumer_settle(b, cg);
+        bk_coord_reschedule(b);
+        return;
+    }
     bk_groups_sync(b->groups, bk_req_cstr(req, rq->GroupId), rq->GenerationId,
                    bk_req_cstr(req, rq->MemberId), cstr_or_null(req, rq->GroupInstanceId),
                    cstr_or_null(req, rq->ProtocolType), cstr_or_null(req, rq->ProtocolName), ids,
@@ -153,11 +217,45 @@ void bk_handle_heartbeat(bk_broker *b, bk_req *req) {
     const bk_HeartbeatRequest *rq = req->body;
     bk_HeartbeatResponse resp;
     bk_msg_init(&bk_msg_HeartbeatResponse, &resp);
+    bk_cgroup *cg = mixed_group(b, bk_req_cstr(req, rq->GroupId));
+    if (cg) {
+        resp.ErrorCode = bk_cgroups_classic_heartbeat(
+            b->groups->cgroups, cg, bk_req_cstr(req, rq->MemberId),
+            cstr_or_null(req, rq->GroupInstanceId), rq->GenerationId, bk_now_ms());
+        bk_coord_reschedule(b);
+        bk_req_respond(b, req, &resp);
+        return;
+    }
     resp.ErrorCode = bk_groups_heartbeat(b->groups, bk_req_cstr(req, rq->GroupId), rq->GenerationId,
                                          bk_req_cstr(req, rq->MemberId),
                                          cstr_or_null(req, rq->GroupInstanceId), bk_now_ms());
     bk_coord_reschedule(b);
     bk_req_respond(b, req, &resp);
+}
+
+static void leave_consumer_group(bk_broker *b, bk_req *req, bk_cgroup *cg,
+                                 bk_LeaveGroupResponse *resp) {
+    const bk_LeaveGroupRequest *rq = req->body;
+    int64_t now = bk_now_ms();
+    if (req->hdr.api_version < 3) {
+        resp->ErrorCode = bk_cgroups_classic_leave(b->groups->cgroups, cg,
+                                                   bk_req_cstr(req, rq->MemberId), NULL, now);
+    } else {
+        int32_t n = rq->Members.count > 0 ? rq->Members.count : 0;
+        bk_LeaveGroupResponse_MemberResponse *out =
+            bk_req_array(req, &resp->Members, n, &bk_sd_LeaveGroupResponse_MemberResponse);
+        for (int32_t i = 0; out && i < n; i++) {
+            const bk_LeaveGroupRequest_MemberIdentity *mi = &rq->Members.items[i];
+            out[i].MemberId = mi->MemberId;
+            out[i].GroupInstanceId = mi->GroupInstanceId;
+            out[i].ErrorCode =
+                bk_cgroups_classic_leave(b->groups->cgroups, cg, bk_req_cstr(req, mi->MemberId),
+                                         cstr_or_null(req, mi->GroupInstanceId), now);
+        }
+    }
+    bk_coord_consumer_settle(b, cg);
+    bk_coord_reschedule(b);
+    bk_req_respond(b, req, resp);
 }
 
 void bk_handle_leave_group(bk_broker *b, bk_req *req) {
@@ -166,6 +264,11 @@ void bk_handle_leave_group(bk_broker *b, bk_req *req) {
     bk_LeaveGroupResponse resp;
     bk_msg_init(&bk_msg_LeaveGroupResponse, &resp);
     int64_t now = bk_now_ms();
+    bk_cgroup *cg = mixed_group(b, bk_req_cstr(req, rq->GroupId));
+    if (cg) {
+        leave_consumer_group(b, req, cg, &resp);
+        return;
+    }
     bk_group *g = bk_groups_find(b->groups, bk_req_cstr(req, rq->GroupId));
     if (!g) {
         resp.ErrorCode = BK_KERR_UNKNOWN_MEMBER_ID;
@@ -206,11 +309,6 @@ static bool filter_has(bk_str *items, int32_t n, const char *s) {
         if (items[i].len == (int32_t)strlen(s) && !strncasecmp(items[i].ptr, s, strlen(s)))
             return true;
     return false;
-}
-
-/* The KIP-848 consumer group of this id, if there is one. */
-static bk_cgroup *consumer_group(bk_broker *b, const char *id) {
-    return b->groups->cgroups && id ? bk_cgroups_find(b->groups->cgroups, id) : NULL;
 }
 
 void bk_handle_list_groups(bk_broker *b, bk_req *req) {

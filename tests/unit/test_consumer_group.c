@@ -509,6 +509,163 @@ START_TEST(test_restore) {
 }
 END_TEST
 
+/* A ConsumerProtocolSubscription v1: one topic, owned partitions of it. */
+static int32_t subscription(uint8_t *buf, const char *topic, const int32_t *owned, int nowned) {
+    bk_wr w;
+    bk_wr_init(&w, 64);
+    int16_t tl = (int16_t)strlen(topic);
+    bk_wr_i16(&w, 1);
+    bk_wr_i32(&w, 1);
+    bk_wr_i16(&w, tl);
+    bk_wr_raw(&w, topic, (size_t)tl);
+    bk_wr_i32(&w, -1); /* user data */
+    bk_wr_i32(&w, nowned ? 1 : 0);
+    if (nowned) {
+        bk_wr_i16(&w, tl);
+        bk_wr_raw(&w, topic, (size_t)tl);
+        bk_wr_i32(&w, nowned);
+        for (int i = 0; i < nowned; i++)
+            bk_wr_i32(&w, owned[i]);
+    }
+    int32_t n = (int32_t)w.len;
+    memcpy(buf, w.buf, w.len);
+    bk_wr_free(&w);
+    return n;
+}
+
+static bk_cgjoin_resp cjoin(bk_cgroups *cgs, const char *mid, const int32_t *owned, int nowned,
+                            int64_t now) {
+    static uint8_t meta[256];
+    bk_cgproto p = {(char *)"cooperative-sticky", meta, subscription(meta, "t", owned, nowned)};
+    bk_cgjoin_req rq = {"g", mid, NULL, "cli", "/127.0.0.1", "consumer", 10000, 30000, &p, 1, 9};
+    bk_cgjoin_resp out;
+    bk_cgroups_classic_join(cgs, bk_cgroups_find(cgs, "g"), &rq, &out, now);
+    return out;
+}
+
+/* A classic member in a consumer group: joins through JoinGroup (its
+ * generation is its member epoch), is told to rejoin to give partitions
+ * back, gets its assignment from SyncGroup; the group is flagged for a
+ * downgrade when the last consumer-protocol member leaves. */
+START_TEST(test_classic_member) {
+    bk_cgroups *cgs = mk("t", 4);
+    client a;
+    mkclient(&a, "A", "t");
+    ck_assert_int_eq(hb(cgs, &a, 0, true).error, 0);
+    ck_assert_int_eq(a.nowned, 4);
+    bk_cgroup *cg = bk_cgroups_find(cgs, "g");
+
+    /* KIP-394: no member id yet. */
+    bk_cgjoin_resp j = cjoin(cgs, "", NULL, 0, 1000);
+    ck_assert_int_eq(j.error, BK_KERR_MEMBER_ID_REQUIRED);
+    ck_assert_int_eq(cg->nmembers, 1);
+    j = cjoin(cgs, "C", NULL, 0, 1000);
+    ck_assert_int_eq(j.error, 0);
+    ck_assert_int_eq(j.generation, cg->epoch);
+    ck_assert_str_eq(j.protocol_name, "cooperative-sticky");
+    bk_cgmember *c = bk_cgroup_member(cg, "C");
+    ck_assert_ptr_nonnull(c->classic);
+    /* Its partitions are still A's: the sync gives nothing yet. */
+    const bk_cgset *as = NULL;
+    int16_t ver = -1;
+    ck_assert_int_eq(bk_cgroups_classic_sync(cgs, cg, "C", NULL, j.generation, "consumer",
+                                             "cooperative-sticky", &as, &ver, 1100),
+                     0);
+    ck_assert_int_eq(as->n, 0);
+    ck_assert_int_eq(ver, 1);
+    ck_assert_int_eq(bk_cgroups_classic_sync(cgs, cg, "C", NULL, j.generation + 1, "consumer", NULL,
+                                             &as, &ver, 1100),
+                     BK_KERR_ILLEGAL_GENERATION);
+    ck_assert_int_eq(bk_cgroups_classic_sync(cgs, cg, "C", NULL, j.generation, "consumer", "range",
+                                             &as, &ver, 1100),
+                     BK_KERR_INCONSISTENT_GROUP_PROTOCOL);
+    ck_assert_int_eq(bk_cgroups_classic_heartbeat(cgs, cg, "A", NULL, 1, 1200),
+                     BK_KERR_UNKNOWN_MEMBER_ID); /* A is not classic */
+    /* A gives back two; then C is told to rejoin for them. */
+    ck_assert_int_eq(hb(cgs, &a, 1300, false).error, 0);
+    ck_assert_int_eq(a.nowned, 2);
+    ck_assert_int_eq(hb(cgs, &a, 1400, false).error, 0);
+    ck_assert_int_eq(bk_cgroups_classic_heartbeat(cgs, cg, "C", NULL, j.generation, 1500),
+                     BK_KERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_ne(c->classic->join_deadline_ms, 0);
+    j = cjoin(cgs, "C", NULL, 0, 1600);
+    ck_assert_int_eq(j.error, 0);
+    ck_assert_int_eq(c->classic->join_deadline_ms, 0);
+    ck_assert_int_eq(bk_cgroups_classic_sync(cgs, cg, "C", NULL, j.generation, "consumer", NULL,
+                                             &as, &ver, 1700),
+                     0);
+    ck_assert_int_eq(as->n, 2);
+    assert_exclusive(cg);
+    ck_assert_int_eq(bk_cgroups_classic_heartbeat(cgs, cg, "C", NULL, j.generation, 1800), 0);
+    /* Commits: the generation must be its epoch (classic rules, any version). */
+    bool is_cg;
+    ck_assert_int_eq(bk_cgroups_commit_check(cgs, "g", "C", j.generation, 7, false, &is_cg), 0);
+    ck_assert_int_eq(bk_cgroups_commit_check(cgs, "g", "C", j.generation - 1, 7, false, &is_cg),
+                     BK_KERR_ILLEGAL_GENERATION);
+    /* A leaves: only a classic member is left, the group is to go classic. */
+    ck_assert(!cg->downgrade);
+    a.epoch = BK_CG_LEAVE_EPOCH;
+    ck_assert_int_eq(hb(cgs, &a, 2000, false).error, 0);
+    ck_assert(cg->downgrade);
+    bk_cgroups_free(cgs);
+}
+END_TEST
+
+/* A classic member that stops heartbeating after being told to rejoin is
+ * removed at its join deadline; a classic LeaveGroup does not downgrade. */
+START_TEST(test_classic_deadlines) {
+    bk_cgroups *cgs = mk("t", 4);
+    client a;
+    mkclient(&a, "A", "t");
+    ck_assert_int_eq(hb(cgs, &a, 0, true).error, 0);
+    bk_cgroup *cg = bk_cgroups_find(cgs, "g");
+    bk_cgjoin_resp j = cjoin(cgs, "C", NULL, 0, 100);
+    ck_assert_int_eq(j.error, 0);
+    /* Neither syncs nor heartbeats: out at its session timeout (10 s). */
+    bk_cgroups_tick(cgs, 100 + 10000 - 1);
+    ck_assert_ptr_nonnull(bk_cgroup_member(cg, "C"));
+    bk_cgroups_tick(cgs, 100 + 10000);
+    ck_assert_ptr_null(bk_cgroup_member(cg, "C"));
+    /* Joins and syncs, then is told to rejoin and only heartbeats: out at
+     * the join deadline (the rebalance timeout, 30 s). */
+    j = cjoin(cgs, "C", NULL, 0, 11000);
+    const bk_cgset *as;
+    int16_t ver;
+    ck_assert_int_eq(
+        bk_cgroups_classic_sync(cgs, cg, "C", NULL, j.generation, NULL, NULL, &as, &ver, 11000), 0);
+    client b;
+    mkclient(&b, "B", "t");
+    ck_assert_int_eq(hb(cgs, &b, 12000, true).error, 0);
+    int64_t t = 12000;
+    ck_assert_int_eq(bk_cgroups_classic_heartbeat(cgs, cg, "C", NULL, j.generation, t),
+                     BK_KERR_REBALANCE_IN_PROGRESS);
+    for (t = 13000; t < 12000 + 30000; t += 1000) {
+        hb(cgs, &a, t, false);
+        hb(cgs, &b, t, false);
+        bk_cgroups_classic_heartbeat(cgs, cg, "C", NULL, j.generation, t);
+        bk_cgroups_tick(cgs, t);
+        ck_assert_ptr_nonnull(bk_cgroup_member(cg, "C"));
+    }
+    bk_cgroups_tick(cgs, 12000 + 30000);
+    ck_assert_ptr_null(bk_cgroup_member(cg, "C"));
+    ck_assert(!cg->downgrade); /* a consumer-protocol member remains */
+    j = cjoin(cgs, "D", NULL, 0, 42000);
+    ck_assert_int_eq(j.error, 0);
+    ck_assert_int_eq(bk_cgroups_classic_leave(cgs, cg, "D", NULL, 42100), 0);
+    ck_assert_int_eq(bk_cgroups_classic_leave(cgs, cg, "D", NULL, 42100),
+                     BK_KERR_UNKNOWN_MEMBER_ID);
+    ck_assert(!cg->downgrade);
+    /* A protocol type other than "consumer" is refused. */
+    static uint8_t meta[64];
+    bk_cgproto p = {(char *)"range", meta, subscription(meta, "t", NULL, 0)};
+    bk_cgjoin_req rq = {"g", "E", NULL, "cli", "/h", "connect", 10000, 30000, &p, 1, 9};
+    bk_cgjoin_resp out;
+    bk_cgroups_classic_join(cgs, cg, &rq, &out, 43000);
+    ck_assert_int_eq(out.error, BK_KERR_INCONSISTENT_GROUP_PROTOCOL);
+    bk_cgroups_free(cgs);
+}
+END_TEST
+
 static Suite *consumer_group_suite(void) {
     Suite *s = suite_create("consumer_group");
     TCase *tc = tcase_create("core");
@@ -520,6 +677,8 @@ static Suite *consumer_group_suite(void) {
     tcase_add_test(tc, test_regex_re2);
     tcase_add_test(tc, test_changes_flagged);
     tcase_add_test(tc, test_restore);
+    tcase_add_test(tc, test_classic_member);
+    tcase_add_test(tc, test_classic_deadlines);
     suite_add_tcase(s, tc);
     return s;
 }
