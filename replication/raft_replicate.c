@@ -99,7 +99,11 @@ void bk_raft__maybe_commit(bk_raft *r, bk_raft_out *out) {
     for (int i = 0; i < r->conf.n; i++) {
         const bk_raft_progress *pr = &r->prog[i];
         if (!pr->voter) continue;
+#ifndef BK_RAFT_BUG_COUNT_UNFLUSHED
         ends[n++] = pr->id == r->cfg.self ? r->flushed : pr->flushed;
+#else
+        ends[n++] = pr->id == r->cfg.self ? r->log_end : pr->match;
+#endif
     }
     for (int i = 1; i < n; i++) /* insertion sort, descending; n <= 8 */
         for (int j = i; j > 0 && ends[j] > ends[j - 1]; j--) {

@@ -309,7 +309,7 @@ static void node_crash(sim *s, sim_node *nd) {
     int keep = (int)rnd_in(s, first, nd->log.n);
     nd->log.n = keep;
     nd->durable = sim_log_end(&nd->log);
-    nd->down_until = s->now + rnd_in(s, 5, 400);
+    nd->down_until = s->now + rnd_in(s, 5, s->down_max);
     sim_trace(s, "n%d CRASH keeps log to %lld, term %d vote %d", nd->id, (long long)nd->durable,
               nd->p_term, nd->p_vote);
 }
@@ -539,6 +539,21 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
         s->retain_pct = (int)rnd_in(s, 0, 1);
         s->transfer_pct = (int)rnd_in(s, 0, 2);
         s->change_pct = (int)rnd_in(s, 0, 2);
+        s->down_max = 400;
+        if (pct(s, 40)) {
+            /* Figure 8 of the dissertation's chapter 3 wants a quick
+             * sequence of leaders that each reach only part of the group:
+             * frequent short crashes, slow disks, one-offset appends. */
+            s->loss_pct = (int)rnd_in(s, 0, 5);
+            s->delay_max = (int)rnd_in(s, 1, 10);
+            s->crash_pct = (int)rnd_in(s, 3, 20);
+            s->down_max = rnd_in(s, 20, 150);
+            s->cfg.append_offsets_max = 1;
+            s->cfg.inflight_max = (uint32_t)rnd_in(s, 1, 2);
+            s->part_pct = s->retain_pct = s->transfer_pct = s->change_pct = 0;
+            for (int i = 0; i < s->n; i++)
+                s->nodes[i].disk_max = rnd_in(s, 10, 40);
+        }
     } else {
         s->delay_max = 1;
     }

@@ -35,6 +35,7 @@ typedef struct sim {
     int loss_pct, dup_pct, delay_max, crash_pct, part_pct, slow_pct, retain_pct, transfer_pct,
         change_pct;
     int64_t part_until;
+    int64_t down_max; /* longest time a crashed node stays down */
     /* checks */
     int32_t *leader_of; /* by term */
     int32_t terms_cap;
