@@ -51,6 +51,20 @@ typedef struct sim {
     bk_raft_out out;
 } sim;
 
+/* The run's randomness (splitmix64): every choice of the simulation. */
+static inline uint64_t rnd(sim *s) {
+    uint64_t z = (s->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static inline int64_t rnd_in(sim *s, int64_t lo, int64_t hi) { /* [lo, hi] */
+    return lo + (int64_t)(rnd(s) % (uint64_t)(hi - lo + 1));
+}
+static inline int pct(sim *s, int p) {
+    return (int)(rnd(s) % 100) < p;
+}
+
 /* sim_check.c */
 void sim_fail(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sim_trace(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -60,11 +74,17 @@ void sim_check_appended(sim *s, sim_node *nd, int from_idx);
 void sim_check_leader(sim *s, sim_node *nd);
 void sim_check_commit(sim *s, sim_node *nd, int64_t old_commit, int64_t commit);
 
-/* sim_cluster.c: log helpers */
+/* sim_node.c: log helpers */
 int sim_log_find(const sim_log *l, int64_t off); /* index of the batch holding off, or -1 */
 int64_t sim_log_end(const sim_log *l);
 int32_t sim_log_term_before(const sim_log *l, int idx);
 int sim_log_push(sim_log *l, sim_entry e);
 int sim_conf_add(sim *s, const bk_raft_membership *c); /* index, or -1 when full */
+
+/* sim_node.c: a node's shell (log, disk, network), start and crash */
+void sim_do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader);
+void sim_deliver(sim *s, sim_msg *sm);
+void sim_node_start(sim *s, sim_node *nd);
+void sim_node_crash(sim *s, sim_node *nd);
 
 #endif
