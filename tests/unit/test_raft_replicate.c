@@ -1,0 +1,350 @@
+/* test_raft_replicate.c - the Raft core's log replication, one message at a time, and bad input. */
+#include "raft_fixture.h"
+#include "testutil.h"
+
+#include "protocol/err.h"
+
+START_TEST(test_divergent_suffix_truncated) {
+    /* Follower: offsets 0..4 of term 1, then 5..9 of term 2 (never committed). */
+    bk_raft r;
+    bk_raft_entry hist[] = {{.base = 0, .last = 0, .term = 1}, {.base = 5, .last = 5, .term = 2}};
+    start(&r, 2, 3, 2, 10, hist, 2);
+    /* Leader of term 3 has term 1 up to 6, then term 3. */
+    bk_raft_entry ents[] = {{.base = 5, .last = 6, .term = 1}, {.base = 7, .last = 7, .term = 3}};
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 3);
+    m.prev_end = 5;
+    m.prev_term = 1;
+    m.to_end = 8;
+    m.commit = 8;
+    m.entries = ents;
+    m.n_entries = 2;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(out.n_acts, 2);
+    ck_assert_int_eq(out.acts[0].type, BK_RAFT_ACT_TRUNCATE);
+    ck_assert_int_eq(out.acts[0].offset, 5);
+    ck_assert_int_eq(out.acts[1].type, BK_RAFT_ACT_APPEND);
+    ck_assert_int_eq(out.acts[1].first, 0);
+    ck_assert_int_eq(out.acts[1].count, 2);
+    ck_assert_int_eq(r.log_end, 8);
+    ck_assert_int_eq(bk_raft_term_at(&r, 7), 1);
+    ck_assert_int_eq(bk_raft_term_at(&r, 8), 3);
+    ck_assert_int_eq(r.flushed, 5); /* what was cut is no longer durable */
+    ck_assert_int_eq(r.commit, 8);
+    const bk_raft_msg *resp = find(BK_RAFT_MSG_APPEND_RESP, 1);
+    ck_assert(resp && resp->ok && resp->match_end == 8 && resp->flushed_end == 5);
+    ck_assert_int_eq(out.flush_to, 8);
+    /* The same message again (a duplicate) changes nothing. */
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(out.n_acts, 0);
+}
+END_TEST
+
+START_TEST(test_duplicate_prefix_does_not_truncate) {
+    /* A stale append covering a prefix must not cut entries after it. */
+    bk_raft r;
+    bk_raft_entry hist[] = {{.base = 0, .last = 0, .term = 1}};
+    start(&r, 2, 3, 1, 10, hist, 1);
+    bk_raft_entry ents[] = {{.base = 2, .last = 3, .term = 1}};
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 1);
+    m.prev_end = 2;
+    m.prev_term = 1;
+    m.to_end = 4;
+    m.commit = 10;
+    m.entries = ents;
+    m.n_entries = 1;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(out.n_acts, 0);
+    ck_assert_int_eq(r.log_end, 10);
+    /* Commit only up to what this message proved matching. */
+    ck_assert_int_eq(r.commit, 4);
+    ck_assert_int_eq(find(BK_RAFT_MSG_APPEND_RESP, 1)->match_end, 4);
+}
+END_TEST
+
+START_TEST(test_fast_backoff_by_term) {
+    /* Leader (term 5): term 1 on 0..9, term 3 on 10..19, term 5 from 20. */
+    bk_raft r;
+    bk_raft_entry hist[] = {{.base = 0, .last = 0, .term = 1}, {.base = 10, .last = 10, .term = 3}};
+    start(&r, 1, 3, 4, 20, hist, 2);
+    tick_until(&r, BK_RAFT_PRECANDIDATE, 100);
+    bk_raft_msg m = reply(BK_RAFT_MSG_PREVOTE_RESP, 2, 1, 5);
+    m.ok = 1;
+    bk_raft_step(&r, &m, &out);
+    m = reply(BK_RAFT_MSG_VOTE_RESP, 2, 1, 5);
+    m.ok = 1;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(r.role, BK_RAFT_LEADER);
+    ck_assert_int_eq(r.log_end, 21);
+    /* Follower 3 has term 2 from offset 10 to 40: it refuses at 21 with its
+     * term there (2, starting at 10). Term 2 is not ours; ours before it is
+     * term 1 ending at 10, so the next try is at 10 at once. */
+    bk_raft_msg rej = reply(BK_RAFT_MSG_APPEND_RESP, 3, 1, 5);
+    rej.hint_term = 2;
+    rej.hint_start = 10;
+    rej.hint_end = 21;
+    bk_raft_step(&r, &rej, &out);
+    const bk_raft_msg *app = find(BK_RAFT_MSG_APPEND, 3);
+    ck_assert_ptr_nonnull(app);
+    ck_assert_int_eq(app->prev_end, 10);
+    ck_assert_int_eq(app->prev_term, 1);
+    /* Follower 2 has term 3 up to 15 only: next try at its end. */
+    rej.from = 2;
+    rej.hint_term = 3;
+    rej.hint_start = 10;
+    rej.hint_end = 15;
+    bk_raft_step(&r, &rej, &out);
+    app = find(BK_RAFT_MSG_APPEND, 2);
+    ck_assert_ptr_nonnull(app);
+    ck_assert_int_eq(app->prev_end, 15);
+    ck_assert_int_eq(app->prev_term, 3);
+}
+END_TEST
+
+START_TEST(test_follower_refuses_with_hint) {
+    bk_raft r;
+    bk_raft_entry hist[] = {{.base = 0, .last = 0, .term = 1}, {.base = 10, .last = 10, .term = 2}};
+    start(&r, 2, 3, 2, 40, hist, 2);
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 5);
+    m.prev_end = 21;
+    m.prev_term = 3;
+    m.to_end = 21;
+    bk_raft_step(&r, &m, &out);
+    const bk_raft_msg *resp = find(BK_RAFT_MSG_APPEND_RESP, 1);
+    ck_assert(resp && !resp->ok);
+    ck_assert_int_eq(resp->hint_term, 2);
+    ck_assert_int_eq(resp->hint_start, 10);
+    ck_assert_int_eq(resp->hint_end, 21);
+    ck_assert_int_eq(out.n_acts, 0);
+    /* Past our end: the hint is our end. */
+    m.prev_end = 60;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(find(BK_RAFT_MSG_APPEND_RESP, 1)->hint_end, 40);
+}
+END_TEST
+
+START_TEST(test_malformed_ignored) {
+    bk_raft r;
+    bk_raft_entry hist[] = {{.base = 0, .last = 0, .term = 1}};
+    start(&r, 2, 3, 1, 5, hist, 1);
+    bk_raft_entry bad[][2] = {
+        {{.base = 5, .last = 4, .term = 1}, {.base = 0, .last = 0, .term = 0}}, /* last < base */
+        {{.base = 5, .last = 6, .term = 9},
+         {.base = 0, .last = 0, .term = 0}}, /* term above the sender's */
+        {{.base = 5, .last = 6, .term = 1}, {.base = 8, .last = 9, .term = 1}}, /* gap */
+        {{.base = 5, .last = 6, .term = 1}, {.base = 7, .last = 8, .term = 0}}, /* term 0 */
+        {{.base = 6, .last = 7, .term = 1},
+         {.base = 0, .last = 0, .term = 0}}, /* does not hold prev_end */
+    };
+    uint32_t n[] = {1, 1, 2, 2, 1};
+    for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+        bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 2);
+        m.prev_end = 5;
+        m.prev_term = 1;
+        m.to_end = 10;
+        m.commit = 100;
+        m.entries = bad[i];
+        m.n_entries = n[i];
+        bk_raft_step(&r, &m, &out);
+        ck_assert_int_eq(out.n_acts, 0);
+        ck_assert_int_eq(r.log_end, 5);
+        ck_assert_int_eq(r.commit, 0);
+    }
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 2);
+    m.n_entries = 3; /* entries missing */
+    bk_raft_step(&r, &m, &out);
+    m = reply(77, 1, 2, 2); /* unknown type */
+    bk_raft_step(&r, &m, &out);
+    m = reply(BK_RAFT_MSG_VOTE, 1, 3, 9); /* not for us */
+    bk_raft_step(&r, &m, &out);
+    m = reply(BK_RAFT_MSG_HEARTBEAT, 1, 2, 2);
+    m.commit = -5;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(out.n_msgs, 0);
+    ck_assert_int_eq(r.term, 2); /* only the first, well-formed messages counted */
+    ck_assert_int_eq(r.commit, 0);
+    /* An ack claiming more than the leader has is ignored. */
+    bk_raft l;
+    start(&l, 1, 3, 0, 0, NULL, 0);
+    elect(&l);
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 1000;
+    ack.flushed_end = 1000;
+    bk_raft_step(&l, &ack, &out);
+    bk_raft_flushed(&l, 1, &out);
+    ck_assert_int_eq(l.commit, 0);
+}
+END_TEST
+
+START_TEST(test_heartbeat_commit_capped_by_match) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    bk_raft_propose(&r, 9, &out);
+    bk_raft_flushed(&r, 10, &out);
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 10;
+    ack.flushed_end = 10;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_int_eq(r.commit, 10);
+    for (int i = 0; i < 2; i++)
+        bk_raft_tick(&r, &out);
+    const bk_raft_msg *h2 = find(BK_RAFT_MSG_HEARTBEAT, 2);
+    const bk_raft_msg *h3 = find(BK_RAFT_MSG_HEARTBEAT, 3);
+    ck_assert(h2 && h3);
+    ck_assert_int_eq(h2->commit, 10);
+    ck_assert_int_eq(h3->commit, 0); /* node 3 is not known to match anything */
+}
+END_TEST
+
+START_TEST(test_pipelining_window) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 1;
+    bk_raft_step(&r, &ack, &out); /* probe answered: node 2 is replicating */
+    int sent = 0;
+    for (int i = 0; i < 40; i++) {
+        bk_raft_propose(&r, 1, &out);
+        sent += find(BK_RAFT_MSG_APPEND, 2) != NULL;
+    }
+    ck_assert_int_eq(sent, 4); /* inflight_max appends, then it waits */
+    ack.match_end = 3;
+    bk_raft_step(&r, &ack, &out); /* two answered: the rest goes in one append */
+    const bk_raft_msg *app = find(BK_RAFT_MSG_APPEND, 2);
+    ck_assert_ptr_nonnull(app);
+    ck_assert_int_eq(app->prev_end, 5);
+    ck_assert_int_eq(app->to_end, 21); /* append_offsets_max */
+}
+END_TEST
+
+START_TEST(test_snapshot_below_log_start) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    bk_raft_propose(&r, 19, &out);
+    bk_raft_flushed(&r, 20, &out);
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 20;
+    ack.flushed_end = 20;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_int_eq(r.commit, 20);
+    ck_assert_int_eq(bk_raft_set_log_start(&r, 21), BK_EINVAL); /* past commit */
+    ck_assert_int_eq(bk_raft_set_log_start(&r, 12), 0);
+    /* Node 3 is empty: it refuses, and gets a snapshot. */
+    bk_raft_msg rej = reply(BK_RAFT_MSG_APPEND_RESP, 3, 1, 1);
+    rej.hint_end = 0;
+    bk_raft_step(&r, &rej, &out);
+    const bk_raft_msg *s = find(BK_RAFT_MSG_SNAPSHOT, 3);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(s->prev_end, 12);
+    ck_assert_int_eq(s->prev_term, 1);
+    bk_raft f;
+    start(&f, 3, 3, 1, 0, NULL, 0);
+    bk_raft_msg sm = *s;
+    bk_raft_step(&f, &sm, &out);
+    ck_assert_int_eq(out.n_acts, 1);
+    ck_assert_int_eq(out.acts[0].type, BK_RAFT_ACT_INSTALL);
+    ck_assert_int_eq(out.acts[0].offset, 12);
+    ck_assert_int_eq(f.log_start, 12);
+    ck_assert_int_eq(f.log_end, 12);
+    ck_assert_int_eq(f.commit, 12);
+    const bk_raft_msg *a = find(BK_RAFT_MSG_APPEND_RESP, 1);
+    ck_assert(a && a->ok && a->match_end == 12);
+    /* A follower holding it already keeps its log. */
+    bk_raft g;
+    start(&g, 2, 3, 1, 20, (bk_raft_entry[]){{.base = 0, .last = 0, .term = 1}}, 1);
+    sm.to = 2;
+    bk_raft_step(&g, &sm, &out);
+    ck_assert_int_eq(out.n_acts, 0);
+    ck_assert_int_eq(g.log_end, 20);
+}
+END_TEST
+
+/* Messages of random fields (in and out of range) and random entry arrays,
+ * to every role: the core must neither crash (ASan/UBSan in make unit-asan)
+ * nor break its own bookkeeping. */
+START_TEST(test_garbage_never_crashes) {
+    unsigned long long seed = 7;
+    bk_raft_entry ents[8];
+    bk_raft_membership conf;
+    for (int node = 0; node < 3; node++) {
+        bk_raft r;
+        start(&r, 1, 3, 0, 0, NULL, 0);
+        if (node == 1) elect(&r);
+        for (int i = 0; i < 20000; i++) {
+            bk_raft_msg m = {0};
+            unsigned long long x = bk_test_rand(&seed);
+            m.type = (uint8_t)(x % 13);
+            m.from = (int32_t)(bk_test_rand(&seed) % 5);
+            m.to = (x >> 8) % 8 ? 1 : 2;
+            m.term = (int32_t)(bk_test_rand(&seed) % 6) - 1;
+            m.ok = (uint8_t)((x >> 12) & 1);
+            m.transfer = (uint8_t)((x >> 13) & 1);
+            int64_t span = (x >> 16) % 2 ? 40 : INT64_MAX / 2;
+            m.log_end = (int64_t)(bk_test_rand(&seed) % (uint64_t)span) - 2;
+            m.log_term = (int32_t)(bk_test_rand(&seed) % 7) - 1;
+            m.prev_end = (int64_t)(bk_test_rand(&seed) % (uint64_t)span) - 2;
+            m.prev_term = (int32_t)(bk_test_rand(&seed) % 7) - 1;
+            m.to_end = m.prev_end + (int64_t)(bk_test_rand(&seed) % 20);
+            m.commit = (int64_t)(bk_test_rand(&seed) % (uint64_t)span) - 2;
+            m.match_end = (int64_t)(bk_test_rand(&seed) % (uint64_t)span);
+            m.flushed_end = (int64_t)(bk_test_rand(&seed) % (uint64_t)span);
+            m.hint_term = (int32_t)(bk_test_rand(&seed) % 7);
+            m.hint_start = (int64_t)(bk_test_rand(&seed) % 40);
+            m.hint_end = (int64_t)(bk_test_rand(&seed) % 40);
+            m.n_entries = (uint32_t)(bk_test_rand(&seed) % 9);
+            int64_t base = m.prev_end - (int64_t)(bk_test_rand(&seed) % 3);
+            for (uint32_t k = 0; k < m.n_entries; k++) {
+                ents[k].base = base;
+                ents[k].last = base + (int64_t)(bk_test_rand(&seed) % 4) - 1;
+                if (bk_test_rand(&seed) % 50 == 0) ents[k].last = INT64_MAX;
+                ents[k].term = (int32_t)(bk_test_rand(&seed) % 6);
+                /* Sometimes a membership batch, valid or not (decoded by
+                 * the shell from bytes a peer sent). */
+                ents[k].conf = NULL;
+                if (bk_test_rand(&seed) % 20 == 0) {
+                    conf.n = (int)(bk_test_rand(&seed) % 10) - 1;
+                    for (int c = 0; c < BK_RAFT_NODES_MAX; c++)
+                        conf.members[c] =
+                            (bk_raft_member){.id = (int32_t)(bk_test_rand(&seed) % 6) - 1,
+                                             .voter = (uint8_t)(bk_test_rand(&seed) % 3)};
+                    ents[k].conf = &conf;
+                }
+                base = ents[k].last == INT64_MAX ? 0 : ents[k].last + 1;
+            }
+            m.entries = ents;
+            bk_raft_step(&r, &m, &out);
+            if (i % 7 == 0) bk_raft_tick(&r, &out);
+            if (i % 11 == 0) bk_raft_flushed(&r, (int64_t)(bk_test_rand(&seed) % 60), &out);
+            if (i % 13 == 0) bk_raft_propose(&r, 1 + (int64_t)(bk_test_rand(&seed) % 3), &out);
+            ck_assert_int_ge(r.log_end, r.log_start);
+            ck_assert_int_le(r.commit, r.log_end);
+            ck_assert_int_le(r.flushed, r.log_end);
+            ck_assert_int_le(out.n_msgs, BK_RAFT_OUT_MSGS_MAX);
+        }
+    }
+}
+END_TEST
+
+static Suite *raft_replicate_suite(void) {
+    Suite *s = suite_create("raft_replicate");
+    TCase *tc = tcase_create("replicate");
+    tcase_add_test(tc, test_divergent_suffix_truncated);
+    tcase_add_test(tc, test_duplicate_prefix_does_not_truncate);
+    tcase_add_test(tc, test_fast_backoff_by_term);
+    tcase_add_test(tc, test_follower_refuses_with_hint);
+    tcase_add_test(tc, test_malformed_ignored);
+    tcase_add_test(tc, test_heartbeat_commit_capped_by_match);
+    tcase_add_test(tc, test_pipelining_window);
+    tcase_add_test(tc, test_snapshot_below_log_start);
+    tcase_add_test(tc, test_garbage_never_crashes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+BK_TEST_MAIN(raft_replicate_suite)
