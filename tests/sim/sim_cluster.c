@@ -55,7 +55,7 @@ static void heal(sim *s) {
     /* Sometimes a minority of the voters stays down for good: a stable,
      * connected majority must still elect a leader and commit. (Not with
      * membership changes, where "a majority" depends on the node asked.) */
-    int stay_down = s->change_pct == 0 && pct(s, 50) ? (s->n_voters - 1) / 2 : 0;
+    int stay_down = s->o.faults && s->change_pct == 0 && pct(s, 50) ? (s->n_voters - 1) / 2 : 0;
     for (int i = 0; i < s->n; i++) {
         sim_node *nd = &s->nodes[i];
         nd->disk_min = 1;
