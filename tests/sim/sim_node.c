@@ -199,6 +199,47 @@ static void send(sim *s, sim_node *from, const bk_raft_msg *m) {
     }
 }
 
+/* One line per delivered message, with the fields its type uses. */
+static void trace_msg(sim *s, const sim_node *nd, const sim_msg *sm) {
+    const bk_raft_msg *m = &sm->m;
+    char what[160];
+    switch (m->type) {
+    case BK_RAFT_MSG_PREVOTE:
+    case BK_RAFT_MSG_VOTE:
+        snprintf(what, sizeof(what), "last term %d, log end %lld%s", m->log_term,
+                 (long long)m->log_end, m->transfer ? ", transfer" : "");
+        break;
+    case BK_RAFT_MSG_PREVOTE_RESP:
+    case BK_RAFT_MSG_VOTE_RESP:
+        snprintf(what, sizeof(what), "%s", m->ok ? "granted" : "refused");
+        break;
+    case BK_RAFT_MSG_APPEND:
+        snprintf(what, sizeof(what), "after %lld/term %d, [%lld,%lld) in %u batches, commit %lld",
+                 (long long)m->prev_end, m->prev_term, (long long)m->prev_end, (long long)m->to_end,
+                 sm->n, (long long)m->commit);
+        break;
+    case BK_RAFT_MSG_APPEND_RESP:
+        if (m->ok)
+            snprintf(what, sizeof(what), "ok, matches to %lld, flushed to %lld",
+                     (long long)m->match_end, (long long)m->flushed_end);
+        else
+            snprintf(what, sizeof(what), "refused: term %d from %lld, end %lld", m->hint_term,
+                     (long long)m->hint_start, (long long)m->hint_end);
+        break;
+    case BK_RAFT_MSG_HEARTBEAT:
+        snprintf(what, sizeof(what), "commit %lld", (long long)m->commit);
+        break;
+    case BK_RAFT_MSG_SNAPSHOT:
+        snprintf(what, sizeof(what), "log starts at %lld/term %d", (long long)m->prev_end,
+                 m->prev_term);
+        break;
+    default:
+        what[0] = 0;
+        break;
+    }
+    sim_trace(s, "n%d <- n%d %s t%d %s", nd->id, m->from, bk_raft_msg_name(m->type), m->term, what);
+}
+
 void sim_deliver(sim *s, sim_msg *sm) {
     sim_node *nd = node_of(s, sm->m.to);
     if (!nd || !nd->up) return;
@@ -209,14 +250,7 @@ void sim_deliver(sim *s, sim_msg *sm) {
     sm->m.entries = ents;
     sm->m.conf = conf_of(s, sm->conf);
     int32_t was_leader = nd->r.role == BK_RAFT_LEADER ? nd->r.term : 0;
-    sim_trace(s,
-              "n%d <- n%d %s t%d prev %lld/%d to %lld ents %u commit %lld ok %d match %lld "
-              "flushed %lld hint %d/%lld/%lld",
-              nd->id, sm->m.from, bk_raft_msg_name(sm->m.type), sm->m.term,
-              (long long)sm->m.prev_end, sm->m.prev_term, (long long)sm->m.to_end, sm->n,
-              (long long)sm->m.commit, sm->m.ok, (long long)sm->m.match_end,
-              (long long)sm->m.flushed_end, sm->m.hint_term, (long long)sm->m.hint_start,
-              (long long)sm->m.hint_end);
+    if (s->o.trace) trace_msg(s, nd, sm);
     bk_raft_step(&nd->r, &sm->m, &s->out);
     sim_do_out(s, nd, sm, was_leader);
     sm->m.entries = NULL;
