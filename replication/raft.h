@@ -116,8 +116,8 @@ typedef struct bk_raft_msg {
     int32_t hint_term;
     int64_t hint_start;
     int64_t hint_end;
-    uint32_t n_entries;           /* APPEND as received */
-    const bk_raft_entry *entries; /* borrowed for the duration of bk_raft_step */
+    uint32_t n_entries;             /* APPEND as received */
+    const bk_raft_entry *entries;   /* borrowed for the duration of bk_raft_step */
     const bk_raft_membership *conf; /* SNAPSHOT: membership at prev_end (borrowed) */
 } bk_raft_msg;
 
@@ -272,6 +272,19 @@ int32_t bk_raft_term_at(const bk_raft *r, int64_t offset_end);
  * `term` with an entry, and where it ends (start of the next term or the
  * log end). */
 void bk_raft_epoch_end(const bk_raft *r, int32_t term, int32_t *found, int64_t *end);
+
+/*
+ * The durable state of a partition's replica, read from its log
+ * (storage/): log start, end and flushed offset, and the leader-epoch
+ * history as the term history, into the caller's `hist` (room for
+ * BK_RAFT_HIST_MAX entries, borrowed by `rs`). `term` and `vote` are the
+ * persisted ones (raised to the log's newest epoch if behind it). Batches
+ * stamped with epochs below 1 (written before replication) count as a
+ * committed prefix. The membership is left to the caller. Returns 0.
+ */
+struct bk_log;
+int bk_raft_restore_from_log(const struct bk_log *log, int32_t term, int32_t vote,
+                             bk_raft_entry *hist, bk_raft_restore *rs);
 
 const char *bk_raft_role_name(bk_raft_role role);
 const char *bk_raft_msg_name(int type);
