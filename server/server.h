@@ -66,12 +66,12 @@ typedef struct bk_hw_waiter {
 struct bk_partition {
     bk_topic *topic;
     int32_t index;
-    bk_log *log;          /* NULL once the topic is deleted */
-    int32_t leader_epoch; /* constant on one node: nothing ever changes leader */
-    int refs;             /* pins from responses still being sent */
-    bool flushing;        /* a flush to advance the high watermark is running */
-    int flush_err;        /* the last flush's error (0 or BK_EIO) */
-    bk_hw_waiter waiters; /* list head: fetches waiting for data, produces for a flush */
+    bk_log *log;                    /* NULL once the topic is deleted */
+    int32_t leader_epoch;           /* constant on one node: nothing ever changes leader */
+    int refs;                       /* pins from responses still being sent */
+    bool flushing;                  /* a flush to advance the high watermark is running */
+    int flush_err;                  /* the last flush's error (0 or BK_EIO) */
+    bk_hw_waiter waiters;           /* list head: fetches waiting for data, produces for a flush */
     struct bk_producers *producers; /* idempotent producers' state (producers.c), or NULL */
 };
 
@@ -123,6 +123,10 @@ void bk_partition_appended(bk_broker *b, bk_partition *p);
 /* Asks for the log to be flushed up to its end; waiters are notified when
  * it is done (acks=-1 produces answer then). */
 void bk_partition_request_flush(bk_broker *b, bk_partition *p);
+
+/* A NUL-terminated malloc'd copy of a wire string; NULL for a null string
+ * or when memory runs out. The caller frees it. */
+char *bk_str_dup(bk_str s);
 
 /* Kafka's topic id text form: base64url without padding. */
 void bk_uuid_str(const bk_uuid *u, char out[23]);

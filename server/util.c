@@ -81,6 +81,15 @@ void bk_uuid_random(bk_uuid *u) {
     } while ((u->b[0] >> 2) == 62 || memcmp(u->b, (uint8_t[16]){0}, 16) == 0);
 }
 
+char *bk_str_dup(bk_str s) {
+    if (s.len < 0) return NULL;
+    char *p = malloc((size_t)s.len + 1);
+    if (!p) return NULL;
+    if (s.len) memcpy(p, s.ptr, (size_t)s.len);
+    p[s.len] = 0;
+    return p;
+}
+
 void bk_uuid_str(const bk_uuid *u, char out[23]) {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     int o = 0;

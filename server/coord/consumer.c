@@ -219,6 +219,20 @@ const char *bk_cgroup_state_name(const bk_cgroup *cg) {
     return "Stable";
 }
 
+/* A member added to the group with nothing yet: the caller fills it. */
+static bk_cgmember *member_new(bk_cgroup *cg, const char *id) {
+    bk_cgmember *m = calloc(1, sizeof *m);
+    if (!m || !(m->id = strdup(id))) {
+        free(m);
+        return NULL;
+    }
+    m->rebalance_timeout_ms = 300000; /* Kafka's default until it says */
+    m->next = cg->members;
+    cg->members = m;
+    cg->nmembers++;
+    return m;
+}
+
 static void member_unlink(bk_cgroup *cg, bk_cgmember *m) {
     for (bk_cgmember **pp = &cg->members; *pp; pp = &(*pp)->next) {
         if (*pp == m) {
@@ -758,15 +772,7 @@ void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *
         m = replaced;
         m->dirty_meta = m->dirty_target = m->dirty_current = true;
     } else if (!m) {
-        m = calloc(1, sizeof *m);
-        if (!m || !(m->id = strdup(mid))) {
-            free(m);
-            goto oom;
-        }
-        m->rebalance_timeout_ms = 300000;
-        m->next = cg->members;
-        cg->members = m;
-        cg->nmembers++;
+        if (!(m = member_new(cg, mid))) goto oom;
         m->dirty_meta = true;
         bump = true;
     }
@@ -916,17 +922,7 @@ bk_cgroup *bk_cgroups_restore_group(bk_cgroups *cgs, const char *id) {
 
 bk_cgmember *bk_cgroup_restore_member(bk_cgroup *cg, const char *member_id) {
     bk_cgmember *m = bk_cgroup_member(cg, member_id);
-    if (m) return m;
-    m = calloc(1, sizeof *m);
-    if (!m || !(m->id = strdup(member_id))) {
-        free(m);
-        return NULL;
-    }
-    m->rebalance_timeout_ms = 300000;
-    m->next = cg->members;
-    cg->members = m;
-    cg->nmembers++;
-    return m;
+    return m ? m : member_new(cg, member_id);
 }
 
 void bk_cgroup_restore_drop(bk_cgroup *cg, bk_cgmember *m) {

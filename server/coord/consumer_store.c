@@ -438,15 +438,6 @@ int16_t bk_coord_consumer_delete(bk_broker *b, bk_cgroup *cg) {
 
 /* ---- loading ---- */
 
-static char *dup_str(bk_str s) {
-    if (s.len < 0) return NULL;
-    char *p = malloc((size_t)s.len + 1);
-    if (!p) return NULL;
-    memcpy(p, s.ptr, (size_t)s.len);
-    p[s.len] = 0;
-    return p;
-}
-
 static int set_add_list(bk_cgset *s, const bk_uuid *topic, const int32_t *parts, int32_t n) {
     for (int32_t i = 0; i < n; i++)
         if (bk_cgset_add(s, topic, parts[i])) return BK_ENOMEM;
@@ -454,7 +445,7 @@ static int set_add_list(bk_cgset *s, const bk_uuid *topic, const int32_t *parts,
 }
 
 static int replace_opt(char **dst, bk_str s) {
-    char *c = dup_str(s);
+    char *c = bk_str_dup(s);
     if (s.len >= 0 && !c) return BK_ENOMEM;
     free(*dst);
     *dst = c;
@@ -472,12 +463,12 @@ static void load_member_meta(bk_cgmember *m, const bk_ConsumerGroupMemberMetadat
     char **names = calloc((size_t)(n ? n : 1), sizeof *names);
     int k = 0;
     for (int32_t i = 0; names && i < n; i++)
-        if ((names[k] = dup_str(v->SubscribedTopicNames.items[i]))) k++;
+        if ((names[k] = bk_str_dup(v->SubscribedTopicNames.items[i]))) k++;
     if (names) bk_cgmember_restore_topics(m, (const char *const *)names, k);
     for (int i = 0; i < k; i++)
         free(names[i]);
     free(names);
-    char *re = dup_str(v->SubscribedTopicRegex);
+    char *re = bk_str_dup(v->SubscribedTopicRegex);
     bk_cgmember_restore_regex(m, re);
     free(re);
     const bk_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata *c = v->ClassicMemberMetadata;
@@ -487,7 +478,7 @@ static void load_member_meta(bk_cgmember *m, const bk_ConsumerGroupMemberMetadat
     for (int32_t i = 0; ps && i < np; i++) {
         const bk_ConsumerGroupMemberMetadataValue_ClassicProtocol *p =
             &c->SupportedProtocols.items[i];
-        if (!(ps[nps].name = dup_str(p->Name))) continue;
+        if (!(ps[nps].name = bk_str_dup(p->Name))) continue;
         ps[nps].meta = (uint8_t *)(uintptr_t)p->Metadata.ptr;
         ps[nps].len = p->Metadata.len > 0 ? p->Metadata.len : 0;
         nps++;
@@ -507,7 +498,7 @@ static void load_topics(bk_cgroup *cg, const bk_ConsumerGroupPartitionMetadataVa
     int32_t *np = calloc((size_t)(n ? n : 1), sizeof *np);
     int k = 0;
     for (int32_t i = 0; names && ids && np && i < n; i++) {
-        if (!(names[k] = dup_str(v->Topics.items[i].TopicName))) continue;
+        if (!(names[k] = bk_str_dup(v->Topics.items[i].TopicName))) continue;
         ids[k] = v->Topics.items[i].TopicId;
         np[k] = v->Topics.items[i].NumPartitions;
         k++;
@@ -620,14 +611,14 @@ bool bk_coord_consumer_load(bk_groups *gs, int16_t kv, bk_rd *key, bk_bytes valu
         bk_ConsumerGroupMetadataKey k;
         char *gid = NULL;
         if (!bk_msg_decode(&bk_msg_ConsumerGroupMetadataKey, K_GROUP, key, &ar, &k) &&
-            (gid = dup_str(k.GroupId)))
+            (gid = bk_str_dup(k.GroupId)))
             load_group_record(gs->cgroups, kv, gid, value, &ar);
         free(gid);
     } else {
         bk_ConsumerGroupMemberMetadataKey k;
         char *gid = NULL, *mid = NULL;
         if (!bk_msg_decode(&bk_msg_ConsumerGroupMemberMetadataKey, K_MEMBER, key, &ar, &k) &&
-            (gid = dup_str(k.GroupId)) && (mid = dup_str(k.MemberId)))
+            (gid = bk_str_dup(k.GroupId)) && (mid = bk_str_dup(k.MemberId)))
             load_member_record(gs->cgroups, kv, gid, mid, value, &ar);
         free(gid);
         free(mid);

@@ -250,17 +250,8 @@ out:
 
 /* ---- loading ---- */
 
-static char *str_dup(bk_str s) {
-    if (s.len < 0) return NULL;
-    char *p = malloc((size_t)s.len + 1);
-    if (!p) return NULL;
-    memcpy(p, s.ptr, (size_t)s.len);
-    p[s.len] = 0;
-    return p;
-}
-
 static void load_group(bk_groups *gs, bk_str id, bk_bytes value, int64_t now) {
-    char *gid = str_dup(id);
+    char *gid = bk_str_dup(id);
     if (!gid) return;
     bk_group *g = bk_groups_find(gs, gid);
     if (value.len < 0) { /* tombstone */
@@ -308,15 +299,15 @@ static void load_group(bk_groups *gs, bk_str id, bk_bytes value, int64_t now) {
     free(g->protocol_type);
     free(g->protocol_name);
     free(g->leader);
-    g->protocol_type = str_dup(v.protocolType);
-    g->protocol_name = str_dup(v.protocol);
-    g->leader = str_dup(v.leader);
+    g->protocol_type = bk_str_dup(v.protocolType);
+    g->protocol_name = bk_str_dup(v.protocol);
+    g->leader = bk_str_dup(v.leader);
     g->generation = v.generation;
     g->state_ms = v.currentStateTimestamp > 0 ? v.currentStateTimestamp : now;
     for (int32_t i = 0; i < v.members.count; i++) {
         const bk_GroupMetadataValue_MemberMetadata *mm = &v.members.items[i];
-        char *mid = str_dup(mm->memberId), *iid = str_dup(mm->groupInstanceId);
-        char *cid = str_dup(mm->clientId), *host = str_dup(mm->clientHost);
+        char *mid = bk_str_dup(mm->memberId), *iid = bk_str_dup(mm->groupInstanceId);
+        char *cid = bk_str_dup(mm->clientId), *host = bk_str_dup(mm->clientHost);
         bk_gproto pr = {g->protocol_name ? g->protocol_name : (char *)"",
                         (uint8_t *)(uintptr_t)mm->subscription.ptr, mm->subscription.len};
         bk_join_req rq = {0};
@@ -350,7 +341,7 @@ static void load_group(bk_groups *gs, bk_str id, bk_bytes value, int64_t now) {
 
 static void load_offset(bk_groups *gs, bk_str group, bk_str topic, int32_t part, bk_bytes value,
                         int64_t now) {
-    char *gid = str_dup(group), *tn = str_dup(topic);
+    char *gid = bk_str_dup(group), *tn = bk_str_dup(topic);
     if (!gid || !tn) goto out;
     bk_group *g = bk_groups_find(gs, gid);
     if (value.len < 0) {
