@@ -167,15 +167,19 @@ void bk_raft__on_append_resp(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out)
      */
     if (m->hint_end < pr->flushed || m->hint_end > r->log_end || m->hint_start > m->hint_end)
         return; /* stale: what it flushed cannot be gone */
-    /* Shorter than its match: it crashed and lost what it had not flushed
-     * (or the answer is old; resending then only costs bandwidth). */
-    if (m->hint_end < pr->match) pr->match = bk_raft__max(m->hint_start, pr->flushed);
     int32_t found;
     int64_t end;
     bk_raft_epoch_end(r, m->hint_term, &found, &end);
     int64_t next =
         found == m->hint_term ? bk_raft__min(end, m->hint_end) : bk_raft__min(end, m->hint_start);
-    pr->next = bk_raft__max(next, pr->match);
+    next = bk_raft__max(next, pr->flushed); /* its flushed prefix matches and stays */
+    /* Below its match: it lost what it had not flushed in a crash (appends,
+     * or a truncation that brought older batches back), or the answer is
+     * old (then resending costs only bandwidth). Lower the match to a batch
+     * boundary known to hold: hint_start and term ends are. */
+    if (next < pr->match)
+        pr->match = bk_raft__max(pr->flushed, bk_raft__min(m->hint_start, next));
+    pr->next = next;
     pr->probing = 1;
     pr->snapshot = 0;
     pr->in_n = 0;

@@ -84,7 +84,8 @@ int main(int argc, char **argv) {
     }
     double t0 = now_s();
     unsigned long long ran = 0, failed = 0;
-    uint64_t steps = 0, commits = 0, crashes = 0, snaps = 0, truncs = 0, transfers = 0, changes = 0;
+    uint64_t steps = 0, commits = 0, crashes = 0, snaps = 0, truncs = 0, transfers = 0, changes = 0,
+             ghosts = 0;
     for (unsigned long long seed = first; seed < first + count; seed++) {
         if (now_s() - t0 > max_s) {
             printf("raft_sim: time budget of %.0f s used after %llu seeds\n", max_s, ran);
@@ -102,6 +103,7 @@ int main(int argc, char **argv) {
         truncs += (uint64_t)st.truncations;
         transfers += (uint64_t)st.transfers;
         changes += (uint64_t)st.changes;
+        ghosts += (uint64_t)st.ghosts;
         if (single)
             printf("seed %llu: %llu steps, %lld batches committed, max term %d, %d crashes, "
                    "%d partitions, %d truncations, %d snapshots\n",
@@ -115,12 +117,12 @@ int main(int argc, char **argv) {
         if (failed >= 5) break;
     }
     double dt = now_s() - t0;
-    printf(
-        "raft_sim: %llu seeds, %llu failed, %.1f s, %.2f M steps/s, %llu batches committed, "
-        "%llu crashes, %llu truncations, %llu snapshots, %llu transfers, %llu membership changes\n",
-        ran, failed, dt, (double)steps / dt / 1e6, (unsigned long long)commits,
-        (unsigned long long)crashes, (unsigned long long)truncs, (unsigned long long)snaps,
-        (unsigned long long)transfers, (unsigned long long)changes);
+    printf("raft_sim: %llu seeds, %llu failed, %.1f s, %.2f M steps/s, %llu batches committed, "
+           "%llu crashes (%llu undoing a truncation), %llu truncations, %llu snapshots, %llu "
+           "transfers, %llu membership changes\n",
+           ran, failed, dt, (double)steps / dt / 1e6, (unsigned long long)commits,
+           (unsigned long long)crashes, (unsigned long long)ghosts, (unsigned long long)truncs,
+           (unsigned long long)snaps, (unsigned long long)transfers, (unsigned long long)changes);
     if (summary) {
         FILE *f = fopen(summary, "a");
         if (f) {

@@ -31,6 +31,7 @@ typedef struct sim_log {
 typedef struct sim_flush {
     int64_t cap; /* lowered by truncations while the flush runs */
     int64_t at;
+    uint64_t seq; /* order of issue */
 } sim_flush;
 
 typedef struct sim_node {
@@ -39,6 +40,11 @@ typedef struct sim_node {
     bk_raft r;
     sim_log log;
     int64_t durable; /* end of the prefix that survives a crash */
+    /* Durable batches cut by a truncation that no flush has made durable
+     * yet: after a crash the disk may show them again (ghost_at: where). */
+    sim_log ghost;
+    int64_t ghost_at;
+    uint64_t ghost_seq, flush_seq;
     int32_t p_term, p_vote;
     sim_flush fl[SIM_FLUSH_MAX];
     int n_fl;
@@ -76,7 +82,7 @@ typedef struct sim_stats {
     int32_t max_term;
     int64_t time;
     uint64_t msgs, dropped;
-    int crashes, partitions, snapshots, truncations, transfers, changes;
+    int crashes, partitions, snapshots, truncations, transfers, changes, ghosts;
 } sim_stats;
 
 /* Runs one seed. Returns 0, or -1 with `why` saying which property broke. */

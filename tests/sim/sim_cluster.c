@@ -166,6 +166,7 @@ static void step_time(sim *s) {
                 continue;
             }
             int64_t end = nd->fl[f].cap;
+            sim_ghost_flushed(nd, nd->fl[f].seq);
             nd->fl[f] = nd->fl[--nd->n_fl];
             int64_t log_end = sim_log_end(&nd->log);
             if (end > log_end) end = log_end;
@@ -338,8 +339,10 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
                       pr->in_n, pr->probing, pr->snapshot);
         }
     }
-    for (int i = 0; i < s->n; i++)
+    for (int i = 0; i < s->n; i++) {
         free(s->nodes[i].log.e);
+        free(s->nodes[i].ghost.e);
+    }
     sim_checks_free(s);
     free(s->msgs);
     free(s->confs);

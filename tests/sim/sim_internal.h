@@ -86,5 +86,6 @@ void sim_do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader);
 void sim_deliver(sim *s, sim_msg *sm);
 void sim_node_start(sim *s, sim_node *nd);
 void sim_node_crash(sim *s, sim_node *nd);
+void sim_ghost_flushed(sim_node *nd, uint64_t seq);
 
 #endif

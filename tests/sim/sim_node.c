@@ -58,6 +58,30 @@ static const bk_raft_membership *conf_of(sim *s, int32_t idx) {
 
 /* ---- the shell: carries out what the core asks ---- */
 
+/* A truncation is not durable before the next flush (ftruncate without
+ * fsync): keep the durable batches it cut, which a crash may bring back. */
+static void keep_ghost(sim_node *nd, int64_t at) {
+    if (at >= nd->durable) return;
+    sim_log old = nd->ghost;
+    int64_t old_at = nd->ghost_at;
+    nd->ghost = (sim_log){0};
+    nd->ghost_at = at;
+    nd->ghost_seq = nd->flush_seq;
+    for (int k = sim_log_find(&nd->log, at); k >= 0 && k < nd->log.n; k++) {
+        if (nd->log.e[k].last >= nd->durable) break;
+        if (old.n > 0 && nd->log.e[k].base >= old_at) break;
+        sim_log_push(&nd->ghost, nd->log.e[k]);
+    }
+    for (int k = 0; k < old.n; k++) /* an older cut, still not durable either */
+        sim_log_push(&nd->ghost, old.e[k]);
+    free(old.e);
+}
+
+/* A flush issued after the cut completed: the cut is durable. */
+void sim_ghost_flushed(sim_node *nd, uint64_t seq) {
+    if (nd->ghost.n > 0 && seq > nd->ghost_seq) nd->ghost.n = 0;
+}
+
 static void send(sim *s, sim_node *from, const bk_raft_msg *m);
 
 /* was_leader: the term the node led before this input, or 0. */
@@ -83,6 +107,7 @@ void sim_do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader) {
                          (long long)a->offset);
             s->st->truncations++;
             sim_trace(s, "n%d truncate to %lld", nd->id, (long long)a->offset);
+            keep_ghost(nd, a->offset);
             log_truncate(&nd->log, a->offset);
             if (nd->durable > a->offset) nd->durable = a->offset;
             for (int f = 0; f < nd->n_fl; f++)
@@ -125,7 +150,8 @@ void sim_do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader) {
             nd->log.start = a->offset;
             nd->log.start_term = a->term;
             nd->log.start_conf = sim_conf_add(s, a->conf);
-            nd->durable = a->offset;
+            nd->durable = a->offset; /* the shell makes an install durable at once */
+            nd->ghost.n = 0;
             for (int f = 0; f < nd->n_fl; f++)
                 nd->fl[f].cap = a->offset;
             appended_from = 0;
@@ -136,7 +162,7 @@ void sim_do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader) {
     if (out->flush_to >= 0) {
         if (nd->n_fl < SIM_FLUSH_MAX) {
             int64_t at = s->now + rnd_in(s, nd->disk_min, nd->disk_max);
-            nd->fl[nd->n_fl++] = (sim_flush){out->flush_to, at};
+            nd->fl[nd->n_fl++] = (sim_flush){out->flush_to, at, ++nd->flush_seq};
         } else if (nd->fl[nd->n_fl - 1].cap < out->flush_to) {
             nd->fl[nd->n_fl - 1].cap = out->flush_to; /* a busy disk merges flushes */
         }
@@ -321,6 +347,17 @@ void sim_node_crash(sim *s, sim_node *nd) {
     s->st->crashes++;
     nd->up = 0;
     nd->n_fl = 0;
+    if (nd->ghost.n > 0 && pct(s, 50)) {
+        /* The last truncation never reached the disk: what it cut is back. */
+        log_truncate(&nd->log, nd->ghost_at);
+        for (int k = 0; k < nd->ghost.n; k++)
+            sim_log_push(&nd->log, nd->ghost.e[k]);
+        nd->durable = sim_log_end(&nd->log);
+        sim_trace(s, "n%d CRASH brings back [%lld,%lld) cut by a truncation", nd->id,
+                  (long long)nd->ghost_at, (long long)nd->durable);
+        s->st->ghosts++;
+    }
+    nd->ghost.n = 0;
     /* Unflushed batches may or may not have reached the disk: keep a
      * random prefix of them. */
     int first = nd->log.n;

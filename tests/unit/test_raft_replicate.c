@@ -331,6 +331,47 @@ START_TEST(test_garbage_never_crashes) {
 }
 END_TEST
 
+/* A follower acknowledged a prefix it had not flushed, then crashed, and
+ * its disk brought back older batches a truncation had cut: the leader
+ * must go below the match it knew, down to what the follower flushed. */
+START_TEST(test_match_lost_in_a_crash) {
+    bk_raft r;
+    bk_raft_entry hist[] = {{.base = 0, .last = 0, .term = 1}};
+    start(&r, 1, 3, 1, 5, hist, 1);
+    tick_until(&r, BK_RAFT_PRECANDIDATE, 100);
+    bk_raft_msg m = reply(BK_RAFT_MSG_PREVOTE_RESP, 2, 1, 2);
+    m.ok = 1;
+    bk_raft_step(&r, &m, &out);
+    m = reply(BK_RAFT_MSG_VOTE_RESP, 2, 1, 2);
+    m.ok = 1;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(r.role, BK_RAFT_LEADER);
+    ck_assert_int_eq(r.log_end, 6); /* its no-op at 5 */
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 2);
+    ack.ok = 1;
+    ack.match_end = 6;
+    ack.flushed_end = 5;
+    bk_raft_step(&r, &ack, &out);
+    ck_assert_int_eq(bk_raft_match(&r, 2), 6);
+    bk_raft_propose(&r, 1, &out);
+    /* Now it holds term 1 at 5 again. */
+    bk_raft_msg rej = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 2);
+    rej.hint_term = 1;
+    rej.hint_start = 0;
+    rej.hint_end = 7;
+    bk_raft_step(&r, &rej, &out);
+    ck_assert_int_eq(bk_raft_match(&r, 2), 5);
+    const bk_raft_msg *app = find(BK_RAFT_MSG_APPEND, 2);
+    ck_assert_ptr_nonnull(app);
+    ck_assert_int_eq(app->prev_end, 5);
+    ck_assert_int_eq(app->prev_term, 1);
+    /* Never below what it flushed, which no crash takes away. */
+    rej.hint_end = 4;
+    bk_raft_step(&r, &rej, &out);
+    ck_assert_int_eq(bk_raft_match(&r, 2), 5);
+}
+END_TEST
+
 static Suite *raft_replicate_suite(void) {
     Suite *s = suite_create("raft_replicate");
     TCase *tc = tcase_create("replicate");
@@ -343,6 +384,7 @@ static Suite *raft_replicate_suite(void) {
     tcase_add_test(tc, test_pipelining_window);
     tcase_add_test(tc, test_snapshot_below_log_start);
     tcase_add_test(tc, test_garbage_never_crashes);
+    tcase_add_test(tc, test_match_lost_in_a_crash);
     suite_add_tcase(s, tc);
     return s;
 }
