@@ -177,8 +177,7 @@ void bk_raft__on_append_resp(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out)
      * or a truncation that brought older batches back), or the answer is
      * old (then resending costs only bandwidth). Lower the match to a batch
      * boundary known to hold: hint_start and term ends are. */
-    if (next < pr->match)
-        pr->match = bk_raft__max(pr->flushed, bk_raft__min(m->hint_start, next));
+    if (next < pr->match) pr->match = bk_raft__max(pr->flushed, bk_raft__min(m->hint_start, next));
     pr->next = next;
     pr->probing = 1;
     pr->snapshot = 0;

@@ -1,4 +1,4 @@
-/* test_raft.c - the Raft core's elections and commit rule, driven message by message (no simulator). */
+/* test_raft.c - the Raft core: elections and the commit rule, one message at a time. */
 #include "raft_fixture.h"
 #include "testutil.h"
 
