@@ -233,6 +233,7 @@ bench-groups: check-deps $(BROOKD)
 # catch cores with bugs compiled in: commit of an earlier term's entry by
 # counting (Figure 3.7), and counting replicas that have not flushed.
 SIM_SEEDS ?= 10000
+SIM_JOBS ?= 2
 SIM_SRC := $(sort $(wildcard tests/sim/*.c))
 SIM_BIN := $(BUILD)/sim/raft_sim
 $(SIM_BIN): $(SIM_SRC:%.c=$(BUILD)/%.o) $(REPL_LIB)
@@ -240,14 +241,14 @@ $(SIM_BIN): $(SIM_SRC:%.c=$(BUILD)/%.o) $(REPL_LIB)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^
 .PHONY: sim sim-bug bench-raft
 sim: $(SIM_BIN)
-	@$(SIM_BIN) --seeds $(SIM_SEEDS) --max-seconds 300 --trace-dir $(BUILD)/sim \
-	    --summary $(BUILD)/test-summary.txt
+	@$(SIM_BIN) --seeds $(SIM_SEEDS) --jobs $(SIM_JOBS) --max-seconds 300 \
+	    --trace-dir $(BUILD)/sim --summary $(BUILD)/test-summary.txt
 RAFT_BUGS := COMMIT_OLD_TERM COUNT_UNFLUSHED
 sim-bug:
 	@for bug in $(RAFT_BUGS); do \
 	    $(MAKE) --no-print-directory BUILD=build/raftbug-$$bug RAFT_DEFS=-DBK_RAFT_BUG_$$bug \
 	        build/raftbug-$$bug/sim/raft_sim >/dev/null || exit 1; \
-	    if build/raftbug-$$bug/sim/raft_sim --seeds $(SIM_SEEDS) --max-seconds 300 \
+	    if build/raftbug-$$bug/sim/raft_sim --seeds $(SIM_SEEDS) --jobs $(SIM_JOBS) --max-seconds 300 \
 	        --trace-dir build/raftbug-$$bug/sim; then \
 	        echo "sim-bug: BK_RAFT_BUG_$$bug was NOT caught"; exit 1; fi; \
 	    echo "sim-bug: BK_RAFT_BUG_$$bug was caught"; done

@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sim.h"
 
@@ -16,12 +18,14 @@ static void usage(void) {
     fprintf(stderr,
             "usage: raft_sim [--seed N | --first N --seeds COUNT] [--trace] [--no-faults]\n"
             "                [--time UNITS] [--max-seconds S] [--summary FILE] [--trace-dir DIR]\n"
+            "                [--jobs N]\n"
             "  --seed N       run one seed (with --trace: print every event)\n"
             "  --seeds COUNT  run seeds first..first+COUNT-1 (default 1000)\n"
             "  --time UNITS   time units with faults before the heal (default 3000)\n"
             "  --max-seconds  stop starting seeds after this long (default 600)\n"
             "  --summary F    append \"sim <passed> <failed>\" to F (tests/summary.sh)\n"
-            "  --trace-dir D  write the trace of a failing seed to D/raft_sim-<seed>.trace\n");
+            "  --trace-dir D  write the trace of a failing seed to D/raft_sim-<seed>.trace\n"
+            "  --jobs N       run the seeds in N processes (default 1)\n");
 }
 
 /* Replays a failing seed with the trace on, into a file, and shows its end. */
@@ -49,6 +53,59 @@ static void dump_trace(const sim_opts *base, const char *dir) {
         printf("    %s", lines[i % 40]);
 }
 
+enum {
+    C_STEPS,
+    C_COMMITS,
+    C_CRASHES,
+    C_GHOSTS,
+    C_TRUNCS,
+    C_SNAPS,
+    C_TRANSFERS,
+    C_CHANGES,
+    N_COUNTS
+};
+
+typedef struct totals {
+    unsigned long long ran, failed;
+    unsigned long long c[N_COUNTS];
+} totals;
+
+/* Runs seeds first+offset, first+offset+stride, ... below first+count. */
+static void run_seeds(sim_opts *o, unsigned long long first, unsigned long long count,
+                      unsigned offset, unsigned stride, double t0, double max_s,
+                      const char *trace_dir, const char *argv0, int single, totals *t) {
+    for (unsigned long long seed = first + offset; seed < first + count; seed += stride) {
+        if (now_s() - t0 > max_s) {
+            printf("raft_sim: time budget of %.0f s used after %llu seeds\n", max_s, t->ran);
+            break;
+        }
+        o->seed = seed;
+        sim_stats st;
+        char why[512];
+        int rc = sim_run(o, &st, why, sizeof(why));
+        t->ran++;
+        t->c[C_STEPS] += st.steps;
+        t->c[C_COMMITS] += (unsigned long long)st.committed_batches;
+        t->c[C_CRASHES] += (unsigned long long)st.crashes;
+        t->c[C_GHOSTS] += (unsigned long long)st.ghosts;
+        t->c[C_TRUNCS] += (unsigned long long)st.truncations;
+        t->c[C_SNAPS] += (unsigned long long)st.snapshots;
+        t->c[C_TRANSFERS] += (unsigned long long)st.transfers;
+        t->c[C_CHANGES] += (unsigned long long)st.changes;
+        if (single)
+            printf("seed %llu: %llu steps, %lld batches committed, max term %d, %d crashes, "
+                   "%d partitions, %d truncations, %d snapshots\n",
+                   seed, (unsigned long long)st.steps, (long long)st.committed_batches, st.max_term,
+                   st.crashes, st.partitions, st.truncations, st.snapshots);
+        if (rc == 0) continue;
+        t->failed++;
+        printf("FAIL seed %llu: %s\n  replay: %s --seed %llu --trace%s\n", seed, why, argv0, seed,
+               o->faults ? "" : " --no-faults");
+        if (trace_dir && !single) dump_trace(o, trace_dir);
+        if (t->failed >= 5) break;
+    }
+}
+
 int main(int argc, char **argv) {
     sim_opts o = {
         .faults = 1, .fault_time = 3000, .heal_time = 8000, .learner = -1, .propose_pct = 20};
@@ -56,6 +113,7 @@ int main(int argc, char **argv) {
     int single = 0;
     double max_s = 600;
     const char *summary = NULL, *trace_dir = NULL;
+    int jobs = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -77,52 +135,67 @@ int main(int argc, char **argv) {
             summary = v, i++;
         } else if (v && !strcmp(a, "--trace-dir")) {
             trace_dir = v, i++;
+        } else if (v && !strcmp(a, "--jobs")) {
+            jobs = atoi(v), i++;
         } else {
             usage();
             return 2;
         }
     }
+    if (jobs < 1 || jobs > 64 || single) jobs = 1;
     double t0 = now_s();
-    unsigned long long ran = 0, failed = 0;
-    uint64_t steps = 0, commits = 0, crashes = 0, snaps = 0, truncs = 0, transfers = 0, changes = 0,
-             ghosts = 0;
-    for (unsigned long long seed = first; seed < first + count; seed++) {
-        if (now_s() - t0 > max_s) {
-            printf("raft_sim: time budget of %.0f s used after %llu seeds\n", max_s, ran);
-            break;
+    totals all = {0};
+    if (jobs == 1) {
+        run_seeds(&o, first, count, 0, 1, t0, max_s, trace_dir, argv[0], single, &all);
+    } else {
+        /* Seeds interleaved over `jobs` processes; each reports its totals
+         * through a pipe. A seed's run does not depend on the others. */
+        int fds[64];
+        pid_t pids[64];
+        fflush(stdout);
+        for (int j = 0; j < jobs; j++) {
+            int p[2];
+            if (pipe(p) != 0) return 2;
+            pids[j] = fork();
+            if (pids[j] < 0) return 2;
+            if (pids[j] == 0) {
+                close(p[0]);
+                setvbuf(stdout, NULL, _IOLBF, 0);
+                totals t = {0};
+                run_seeds(&o, first, count, (unsigned)j, (unsigned)jobs, t0, max_s, trace_dir,
+                          argv[0], single, &t);
+                fflush(stdout);
+                ssize_t n = write(p[1], &t, sizeof(t));
+                _exit(n == (ssize_t)sizeof(t) ? 0 : 3);
+            }
+            close(p[1]);
+            fds[j] = p[0];
         }
-        o.seed = seed;
-        sim_stats st;
-        char why[512];
-        int rc = sim_run(&o, &st, why, sizeof(why));
-        ran++;
-        steps += st.steps;
-        commits += (uint64_t)st.committed_batches;
-        crashes += (uint64_t)st.crashes;
-        snaps += (uint64_t)st.snapshots;
-        truncs += (uint64_t)st.truncations;
-        transfers += (uint64_t)st.transfers;
-        changes += (uint64_t)st.changes;
-        ghosts += (uint64_t)st.ghosts;
-        if (single)
-            printf("seed %llu: %llu steps, %lld batches committed, max term %d, %d crashes, "
-                   "%d partitions, %d truncations, %d snapshots\n",
-                   seed, (unsigned long long)st.steps, (long long)st.committed_batches, st.max_term,
-                   st.crashes, st.partitions, st.truncations, st.snapshots);
-        if (rc == 0) continue;
-        failed++;
-        printf("FAIL seed %llu: %s\n  replay: %s --seed %llu --trace%s\n", seed, why, argv[0], seed,
-               o.faults ? "" : " --no-faults");
-        if (trace_dir && !single) dump_trace(&o, trace_dir);
-        if (failed >= 5) break;
+        for (int j = 0; j < jobs; j++) {
+            totals t;
+            int status = 0;
+            ssize_t n = read(fds[j], &t, sizeof(t));
+            close(fds[j]);
+            waitpid(pids[j], &status, 0);
+            if (n != (ssize_t)sizeof(t) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                printf("raft_sim: job %d died (status %d)\n", j, status);
+                all.failed++;
+                continue;
+            }
+            all.ran += t.ran;
+            all.failed += t.failed;
+            for (int k = 0; k < N_COUNTS; k++)
+                all.c[k] += t.c[k];
+        }
     }
     double dt = now_s() - t0;
-    printf("raft_sim: %llu seeds, %llu failed, %.1f s, %.2f M steps/s, %llu batches committed, "
-           "%llu crashes (%llu undoing a truncation), %llu truncations, %llu snapshots, %llu "
-           "transfers, %llu membership changes\n",
-           ran, failed, dt, (double)steps / dt / 1e6, (unsigned long long)commits,
-           (unsigned long long)crashes, (unsigned long long)ghosts, (unsigned long long)truncs,
-           (unsigned long long)snaps, (unsigned long long)transfers, (unsigned long long)changes);
+    unsigned long long ran = all.ran, failed = all.failed;
+    printf("raft_sim: %llu seeds, %llu failed, %.1f s (%d jobs), %.2f M steps/s, %llu batches "
+           "committed, %llu crashes (%llu undoing a truncation), %llu truncations, %llu snapshots, "
+           "%llu transfers, %llu membership changes\n",
+           ran, failed, dt, jobs, (double)all.c[C_STEPS] / dt / 1e6, all.c[C_COMMITS],
+           all.c[C_CRASHES], all.c[C_GHOSTS], all.c[C_TRUNCS], all.c[C_SNAPS], all.c[C_TRANSFERS],
+           all.c[C_CHANGES]);
     if (summary) {
         FILE *f = fopen(summary, "a");
         if (f) {
