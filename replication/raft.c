@@ -293,7 +293,11 @@ static void tick_leader(bk_raft *r, bk_raft_out *out) {
             if (pr->voter && (pr->active || pr->id == r->cfg.self)) active++;
             pr->active = 0;
         }
+#ifndef BK_RAFT_BUG_NO_CHECK_QUORUM
         if (active < bk_raft__quorum(r)) {
+#else
+        if (0) {
+#endif
             bk_raft__become_follower(r, r->term, BK_RAFT_NONE, out);
             return;
         }
@@ -313,8 +317,11 @@ void bk_raft_tick(bk_raft *r, bk_raft_out *out) {
     if (r->role == BK_RAFT_LEADER) {
         tick_leader(r, out);
     } else if (++r->elapsed >= r->timeout) {
-        if (bk_raft__can_campaign(r))
-            bk_raft__campaign(r, 1, 0, out);
+#ifndef BK_RAFT_BUG_NO_PREVOTE
+        if (bk_raft__can_campaign(r)) bk_raft__campaign(r, 1, 0, out);
+#else
+        if (bk_raft__can_campaign(r)) bk_raft__campaign(r, 0, 0, out);
+#endif
         else
             bk_raft__reset_timeout(r);
     }

@@ -211,3 +211,69 @@ void sim_check_commit(sim *s, sim_node *nd, int64_t old_commit, int64_t commit) 
         sim_fail(s, "node %d commits %lld but only %d voters hold batch %lld term %d durably",
                  nd->id, (long long)commit, durable, (long long)l->e[last].base, l->e[last].term);
 }
+
+/*
+ * Pre-vote and check-quorum, seen from outside (dissertation 9.6, 6.2):
+ * - a node that nothing can reach never raises its term, unless it is a
+ *   majority by itself (it can win no pre-vote; without pre-vote it would
+ *   campaign at every election timeout);
+ * - a leader that has not heard from a majority of its voters within two
+ *   election timeouts of its own clock, and still has not two election
+ *   timeouts later, no longer leads (it checks every election timeout;
+ *   the wait covers a membership change that raised the majority).
+ * Messages sent before a cut may arrive up to twice the longest delay
+ * later, so the first clock starts after that.
+ */
+void sim_check_connectivity(sim *s) {
+    int64_t slack = 2 * (int64_t)s->delay_max + 2;
+    for (int i = 0; i < s->n && !s->failed; i++) {
+        sim_node *nd = &s->nodes[i];
+        int open = 0;
+        for (int j = 0; j < s->n; j++)
+            open += j != i && s->nodes[j].up && !s->blocked[j][i];
+        int alone_wins = 0, voters = 0;
+        for (int k = 0; k < nd->r.conf.n; k++) {
+            voters += nd->r.conf.members[k].voter;
+            alone_wins |= nd->r.conf.members[k].voter && nd->r.conf.members[k].id == nd->id;
+        }
+        alone_wins &= voters == 1;
+        if (!nd->up || open > 0 || alone_wins) {
+            s->alone_since[i] = -1;
+        } else if (s->alone_since[i] < 0) {
+            s->alone_since[i] = s->now;
+        } else if (s->now - s->alone_since[i] == slack) {
+            s->alone_term[i] = nd->r.term;
+        } else if (s->now - s->alone_since[i] > slack && nd->r.term != s->alone_term[i]) {
+            sim_fail(s, "pre-vote: node %d, unreachable since %lld, moved from term %d to %d",
+                     nd->id, (long long)s->alone_since[i], s->alone_term[i], nd->r.term);
+            return;
+        }
+        int64_t window = 2 * (int64_t)nd->r.cfg.election_ticks * nd->tick_period;
+        if (!nd->up || nd->r.role != BK_RAFT_LEADER || s->now - s->leader_since[i] <= window) {
+            s->unheard_since[i] = -1;
+            continue;
+        }
+        int heard = 0;
+        voters = 0;
+        for (int k = 0; k < nd->r.conf.n; k++) {
+            const bk_raft_member *mb = &nd->r.conf.members[k];
+            if (!mb->voter) continue;
+            voters++;
+            for (int j = 0; j < s->n; j++)
+                if (s->nodes[j].id == mb->id && (j == i || s->now - s->heard[i][j] <= window))
+                    heard++;
+        }
+        if (heard >= voters / 2 + 1) {
+            s->unheard_since[i] = -1;
+        } else if (s->unheard_since[i] < 0) {
+            s->unheard_since[i] = s->now;
+        } else if (s->now - s->unheard_since[i] > window + slack) {
+            sim_fail(s,
+                     "check-quorum: node %d still leads term %d, having heard from %d of %d "
+                     "voters in %lld time units since %lld",
+                     nd->id, nd->r.term, heard, voters, (long long)window,
+                     (long long)s->unheard_since[i]);
+            return;
+        }
+    }
+}

@@ -267,11 +267,14 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
     for (int i = 0; i < s->n; i++)
         sim_node_start(s, &s->nodes[i]);
     s->proposed_after_heal = -1;
+    for (int i = 0; i < SIM_NODES_MAX; i++)
+        s->alone_since[i] = s->unheard_since[i] = -1;
     int64_t end_time = o->fault_time + o->heal_time;
     for (s->now = 0; s->now < end_time && !s->failed; s->now++) {
         if (o->faults && !s->healed) faults(s);
         if (s->now == o->fault_time) heal(s);
         step_time(s);
+        if (!o->bench) sim_check_connectivity(s);
         if (s->failed) break;
         sim_node *ld = leader_now(s);
         if (ld && !s->healed && pct(s, o->propose_pct)) propose(s, ld);

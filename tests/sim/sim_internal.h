@@ -31,6 +31,14 @@ typedef struct sim {
     int n_msgs;
     uint8_t blocked[SIM_NODES_MAX][SIM_NODES_MAX];
     int healed;
+    /* connectivity checks: since when nothing can reach a node (-1: some
+     * link is open) and its term then; when each node last received
+     * anything from each other; since when it leads */
+    int64_t alone_since[SIM_NODES_MAX];
+    int32_t alone_term[SIM_NODES_MAX];
+    int64_t heard[SIM_NODES_MAX][SIM_NODES_MAX];
+    int64_t leader_since[SIM_NODES_MAX];
+    int64_t unheard_since[SIM_NODES_MAX]; /* a leader has not heard from a majority (-1: it has) */
     /* fault knobs, drawn from the seed */
     int loss_pct, dup_pct, delay_max, crash_pct, part_pct, slow_pct, retain_pct, transfer_pct,
         change_pct;
@@ -73,6 +81,7 @@ void sim_checks_free(sim *s);
 void sim_check_appended(sim *s, sim_node *nd, int from_idx);
 void sim_check_leader(sim *s, sim_node *nd);
 void sim_check_commit(sim *s, sim_node *nd, int64_t old_commit, int64_t commit);
+void sim_check_connectivity(sim *s);
 
 /* sim_node.c: log helpers */
 int sim_log_find(const sim_log *l, int64_t off); /* index of the batch holding off, or -1 */

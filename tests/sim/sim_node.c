@@ -175,8 +175,10 @@ void sim_do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader) {
     if (out->role_changed) {
         sim_trace(s, "n%d %s term %d leader %d", nd->id, bk_raft_role_name(out->role), nd->r.term,
                   out->leader);
-        if (out->role == BK_RAFT_LEADER && !s->o.bench && was_leader != nd->r.term)
-            sim_check_leader(s, nd);
+        if (out->role == BK_RAFT_LEADER && was_leader != nd->r.term) {
+            s->leader_since[nd - s->nodes] = s->now;
+            if (!s->o.bench) sim_check_leader(s, nd);
+        }
     }
     if (!s->o.bench) sim_check_commit(s, nd, nd->last_commit, out->commit);
     nd->last_commit = out->commit;
@@ -277,6 +279,8 @@ void sim_deliver(sim *s, sim_msg *sm) {
     sm->m.conf = conf_of(s, sm->conf);
     int32_t was_leader = nd->r.role == BK_RAFT_LEADER ? nd->r.term : 0;
     if (s->o.trace) trace_msg(s, nd, sm);
+    for (int j = 0; j < s->n; j++)
+        if (s->nodes[j].id == sm->m.from) s->heard[nd - s->nodes][j] = s->now;
     bk_raft_step(&nd->r, &sm->m, &s->out);
     sim_do_out(s, nd, sm, was_leader);
     sm->m.entries = NULL;
