@@ -372,6 +372,52 @@ START_TEST(test_match_lost_in_a_crash) {
 }
 END_TEST
 
+/* Appends lost on the way: after two heartbeat intervals without an
+ * answer the leader sends again from the follower's match. */
+START_TEST(test_stalled_appends_resent) {
+    bk_raft r;
+    start(&r, 1, 3, 0, 0, NULL, 0);
+    elect(&r);
+    bk_raft_msg ack = reply(BK_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.ok = 1;
+    ack.match_end = 1;
+    bk_raft_step(&r, &ack, &out);
+    bk_raft_propose(&r, 3, &out);
+    ck_assert_ptr_nonnull(find(BK_RAFT_MSG_APPEND, 2));
+    int resent = 0;
+    for (int i = 0; i < 4 && !resent; i++) {
+        bk_raft_tick(&r, &out);
+        const bk_raft_msg *m = find(BK_RAFT_MSG_APPEND, 2);
+        if (m) {
+            ck_assert_int_eq(m->prev_end, 1);
+            resent = 1;
+        }
+    }
+    ck_assert(resent);
+}
+END_TEST
+
+/* A follower that restarted knows nothing matches the leader yet: a
+ * heartbeat's commit does not move its own until an append proves it. */
+START_TEST(test_restarted_follower_commit_waits_for_append) {
+    bk_raft f;
+    bk_raft_entry hist[] = {{.base = 0, .last = 0, .term = 1}};
+    start(&f, 2, 3, 1, 10, hist, 1);
+    bk_raft_msg hb = reply(BK_RAFT_MSG_HEARTBEAT, 1, 2, 1);
+    hb.commit = 8;
+    bk_raft_step(&f, &hb, &out);
+    ck_assert_int_eq(f.commit, 0);
+    ck_assert_ptr_nonnull(find(BK_RAFT_MSG_HEARTBEAT_RESP, 1));
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 1);
+    m.prev_end = 10;
+    m.prev_term = 1;
+    m.to_end = 10;
+    m.commit = 8;
+    bk_raft_step(&f, &m, &out);
+    ck_assert_int_eq(f.commit, 8);
+}
+END_TEST
+
 static Suite *raft_replicate_suite(void) {
     Suite *s = suite_create("raft_replicate");
     TCase *tc = tcase_create("replicate");
@@ -385,6 +431,8 @@ static Suite *raft_replicate_suite(void) {
     tcase_add_test(tc, test_snapshot_below_log_start);
     tcase_add_test(tc, test_garbage_never_crashes);
     tcase_add_test(tc, test_match_lost_in_a_crash);
+    tcase_add_test(tc, test_stalled_appends_resent);
+    tcase_add_test(tc, test_restarted_follower_commit_waits_for_append);
     suite_add_tcase(s, tc);
     return s;
 }
