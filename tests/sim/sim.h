@@ -46,6 +46,7 @@ typedef struct sim_node {
     int64_t ghost_at;
     uint64_t ghost_seq, flush_seq;
     int32_t p_term, p_vote;
+    int32_t max_term; /* highest term it ever reached: never goes back */
     sim_flush fl[SIM_FLUSH_MAX];
     int n_fl;
     int64_t last_commit; /* commit must never go back while running */

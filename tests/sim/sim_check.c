@@ -31,18 +31,79 @@ void sim_trace(sim *s, const char *fmt, ...) {
 int sim_checks_init(sim *s) {
     s->terms_cap = 1024;
     s->leader_of = malloc(sizeof(int32_t) * (size_t)s->terms_cap);
+    s->voted = malloc(sizeof(int32_t) * (size_t)s->terms_cap * SIM_NODES_MAX);
     s->seen = calloc((size_t)1 << SIM_SEEN_BITS, sizeof(sim_seen));
-    if (!s->leader_of || !s->seen) return -1;
+    if (!s->leader_of || !s->voted || !s->seen) return -1;
     for (int i = 0; i < s->terms_cap; i++)
         s->leader_of[i] = BK_RAFT_NONE;
+    for (int i = 0; i < s->terms_cap * SIM_NODES_MAX; i++)
+        s->voted[i] = BK_RAFT_NONE;
     memset(&s->committed, 0, sizeof(s->committed));
     return 0;
 }
 
 void sim_checks_free(sim *s) {
     free(s->leader_of);
+    free(s->voted);
     free(s->seen);
     free(s->committed.e);
+}
+
+/* Room in the tables kept by term; 0, or -1 (then the check is skipped,
+ * never a false alarm). */
+static int terms_room(sim *s, int32_t term) {
+    if (term < s->terms_cap) return 0;
+    int32_t cap = s->terms_cap;
+    while (cap <= term)
+        cap *= 2;
+    int32_t *p = realloc(s->leader_of, sizeof(int32_t) * (size_t)cap);
+    if (!p) return -1;
+    s->leader_of = p;
+    p = realloc(s->voted, sizeof(int32_t) * (size_t)cap * SIM_NODES_MAX);
+    if (!p) return -1;
+    s->voted = p;
+    for (int32_t i = s->terms_cap; i < cap; i++)
+        s->leader_of[i] = BK_RAFT_NONE;
+    for (int32_t i = s->terms_cap * SIM_NODES_MAX; i < cap * SIM_NODES_MAX; i++)
+        s->voted[i] = BK_RAFT_NONE;
+    s->terms_cap = cap;
+    return 0;
+}
+
+/*
+ * What a node has told others must survive its crashes (dissertation 3.8:
+ * term and vote are persisted before any message goes out), seen from the
+ * outside:
+ * - it votes for at most one candidate per term, across restarts (its own
+ *   VOTE requests are a vote for itself, a granted VOTE_RESP one for the
+ *   candidate);
+ * - its term never goes back, across restarts either.
+ * Election safety follows from the first, but a broken vote only shows as
+ * two leaders when a second candidate's request arrives just after a quick
+ * restart; this sees every double vote.
+ */
+void sim_check_sent(sim *s, sim_node *nd, const bk_raft_msg *m) {
+    int32_t for_whom;
+    if (m->type == BK_RAFT_MSG_VOTE)
+        for_whom = nd->id;
+    else if (m->type == BK_RAFT_MSG_VOTE_RESP && m->ok)
+        for_whom = m->to;
+    else
+        return;
+    if (m->term < 0 || terms_room(s, m->term) != 0) return;
+    int32_t *v = &s->voted[(size_t)m->term * SIM_NODES_MAX + (size_t)(nd - s->nodes)];
+    if (*v != BK_RAFT_NONE && *v != for_whom) {
+        sim_fail(s, "one vote per term: node %d voted for %d and then for %d in term %d", nd->id,
+                 *v, for_whom, m->term);
+        return;
+    }
+    *v = for_whom;
+}
+
+void sim_check_term(sim *s, sim_node *nd) {
+    if (nd->r.term < nd->max_term)
+        sim_fail(s, "term went back on node %d: %d -> %d", nd->id, nd->max_term, nd->r.term);
+    if (nd->r.term > nd->max_term) nd->max_term = nd->r.term;
 }
 
 static sim_seen *seen_slot(sim *s, int64_t base, int32_t term) {
@@ -109,17 +170,7 @@ void sim_check_appended(sim *s, sim_node *nd, int from_idx) {
 void sim_check_leader(sim *s, sim_node *nd) {
     int32_t term = nd->r.term;
     if (term > s->st->max_term) s->st->max_term = term;
-    if (term >= s->terms_cap) {
-        int32_t cap = s->terms_cap;
-        while (cap <= term)
-            cap *= 2;
-        int32_t *p = realloc(s->leader_of, sizeof(int32_t) * (size_t)cap);
-        if (!p) return;
-        for (int32_t i = s->terms_cap; i < cap; i++)
-            p[i] = BK_RAFT_NONE;
-        s->leader_of = p;
-        s->terms_cap = cap;
-    }
+    if (terms_room(s, term) != 0) return;
     if (s->leader_of[term] != BK_RAFT_NONE && s->leader_of[term] != nd->id) {
         sim_fail(s, "election safety: nodes %d and %d both lead term %d", s->leader_of[term],
                  nd->id, term);

@@ -126,7 +126,7 @@ static void retain(sim *s, sim_node *nd) {
 
 /* A random change of one member: flip a voter, drop a learner, add a
  * node as a learner. The core refuses what is not allowed. */
-static void change(sim *s, sim_node *ld) {
+static int change(sim *s, sim_node *ld) {
     bk_raft_membership next = ld->r.conf;
     int32_t id = (int32_t)rnd_in(s, 1, s->n);
     int k = 0;
@@ -144,11 +144,13 @@ static void change(sim *s, sim_node *ld) {
         what = "removed";
     }
     int32_t term = ld->r.term;
-    if (bk_raft_change(&ld->r, &next, &s->out) == 0) {
+    int rc = bk_raft_change(&ld->r, &next, &s->out);
+    if (rc == 0) {
         s->st->changes++;
         sim_trace(s, "n%d change: n%d %s", ld->id, id, what);
     }
     sim_do_out(s, ld, NULL, term);
+    return rc == 0;
 }
 
 static void step_time(sim *s) {
@@ -202,7 +204,7 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
     s->msgs = malloc(sizeof(sim_msg) * SIM_MSGS_MAX);
     s->confs = malloc(sizeof(bk_raft_membership) * SIM_CONFS_MAX);
     if (!s->msgs || !s->confs || sim_checks_init(s) != 0) abort();
-    s->n_voters = o->n_nodes ? o->n_nodes : (pct(s, 50) ? 3 : 5);
+    s->n_voters = o->n_nodes ? o->n_nodes : (int)rnd_in(s, 2, 5);
     int learner = o->learner >= 0 ? o->learner : pct(s, 30);
     /* With membership changes, one more node that is not a member at
      * first, to be added later. */
@@ -278,7 +280,19 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
         if (s->failed) break;
         sim_node *ld = leader_now(s);
         if (ld && !s->healed && pct(s, o->propose_pct)) propose(s, ld);
-        if (ld && !s->healed && s->change_pct && pct(s, s->change_pct) && pct(s, 20)) change(s, ld);
+        /* Often a new leader has a change waiting (an operator's, or one
+         * its predecessor could not finish) and makes it at the first
+         * moment the core allows: right after its first commit, when a
+         * change of its predecessor's may still linger in a minority's
+         * logs (the bug in single-server changes of Ongaro's 2015
+         * raft-dev post). */
+        if (ld && ld->r.term != s->leader_term) {
+            s->leader_term = ld->r.term;
+            s->change_eager = s->change_pct && pct(s, 50);
+        }
+        if (ld && !s->healed && s->change_pct &&
+            (s->change_eager || (pct(s, s->change_pct) && pct(s, 20))) && change(s, ld))
+            s->change_eager = 0;
         if (ld && ld->r.role != BK_RAFT_LEADER) ld = leader_now(s);
         if (ld && !s->healed && s->transfer_pct && pct(s, s->transfer_pct) && pct(s, 10)) {
             /* Graceful handover, as at a broker's shutdown. */

@@ -43,9 +43,12 @@ typedef struct sim {
     int loss_pct, dup_pct, delay_max, crash_pct, part_pct, slow_pct, retain_pct, transfer_pct,
         change_pct;
     int64_t part_until;
-    int64_t down_max; /* longest time a crashed node stays down */
+    int32_t leader_term; /* term of the last leader seen */
+    int change_eager;    /* that leader makes a change as soon as it may */
+    int64_t down_max;    /* longest time a crashed node stays down */
     /* checks */
     int32_t *leader_of; /* by term */
+    int32_t *voted;     /* by term and node: the candidate it voted for */
     int32_t terms_cap;
     sim_seen *seen;
     sim_log committed; /* every entry any node ever saw committed */
@@ -82,6 +85,8 @@ void sim_check_appended(sim *s, sim_node *nd, int from_idx);
 void sim_check_leader(sim *s, sim_node *nd);
 void sim_check_commit(sim *s, sim_node *nd, int64_t old_commit, int64_t commit);
 void sim_check_connectivity(sim *s);
+void sim_check_sent(sim *s, sim_node *nd, const bk_raft_msg *m);
+void sim_check_term(sim *s, sim_node *nd);
 
 /* sim_node.c: log helpers */
 int sim_log_find(const sim_log *l, int64_t off); /* index of the batch holding off, or -1 */

@@ -170,8 +170,14 @@ void sim_do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader) {
     if (nd->r.log_end != sim_log_end(&nd->log))
         sim_fail(s, "node %d: core log end %lld, log end %lld", nd->id, (long long)nd->r.log_end,
                  (long long)sim_log_end(&nd->log));
-    for (int i = 0; i < out->n_msgs; i++)
-        send(s, nd, &out->msgs[i]);
+    if (!s->o.bench) sim_check_term(s, nd);
+    int voted = 0;
+    for (int i = 0; i < out->n_msgs; i++) {
+        const bk_raft_msg *m = &out->msgs[i];
+        if (!s->o.bench) sim_check_sent(s, nd, m);
+        voted |= m->type == BK_RAFT_MSG_VOTE || (m->type == BK_RAFT_MSG_VOTE_RESP && m->ok);
+        send(s, nd, m);
+    }
     if (out->role_changed) {
         sim_trace(s, "n%d %s term %d leader %d", nd->id, bk_raft_role_name(out->role), nd->r.term,
                   out->leader);
@@ -182,6 +188,13 @@ void sim_do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader) {
     }
     if (!s->o.bench) sim_check_commit(s, nd, nd->last_commit, out->commit);
     nd->last_commit = out->commit;
+    /* A crash right after a vote went out: what the node promised must be
+     * on its disk when it comes back (it restarts quickly, while other
+     * candidates' requests are still on their way). */
+    if (voted && s->crash_pct && !s->healed && pct(s, 10)) {
+        sim_node_crash(s, nd);
+        nd->down_until = s->now + rnd_in(s, 1, 3);
+    }
 }
 
 static sim_node *node_of(sim *s, int32_t id) {
@@ -322,12 +335,21 @@ void sim_node_start(sim *s, sim_node *nd) {
         conf = nd->log.e[i].conf;
         conf_off = nd->log.e[i].base;
     }
+    /* As bk_raft_restore_from_log does: a term file behind the log's
+     * newest term is raised to it, and its vote (for an older term)
+     * dropped. */
+    int32_t term = nd->p_term, vote = nd->p_vote;
+    int32_t newest = nd->log.n > 0 ? nd->log.e[nd->log.n - 1].term : nd->log.start_term;
+    if (newest > term) {
+        term = newest;
+        vote = BK_RAFT_NONE;
+    }
     bk_raft_restore rs = {.conf = conf_of(s, conf),
                           .conf_offset = conf_off,
                           .prev_conf = prev >= 0 && prev_off < conf_off ? conf_of(s, prev) : NULL,
                           .prev_conf_offset = prev_off,
-                          .term = nd->p_term,
-                          .vote = nd->p_vote,
+                          .term = term,
+                          .vote = vote,
                           .log_start = start,
                           .start_term = start_term,
                           .log_end = sim_log_end(&nd->log),
@@ -344,6 +366,7 @@ void sim_node_start(sim *s, sim_node *nd) {
     nd->up = 1;
     nd->n_fl = 0;
     nd->last_commit = nd->r.commit;
+    if (!s->o.bench) sim_check_term(s, nd);
     nd->next_tick = s->now + rnd_in(s, 1, nd->tick_period);
 }
 
@@ -370,7 +393,11 @@ void sim_node_crash(sim *s, sim_node *nd) {
     int keep = (int)rnd_in(s, first, nd->log.n);
     nd->log.n = keep;
     nd->durable = sim_log_end(&nd->log);
-    nd->down_until = s->now + rnd_in(s, 5, s->down_max);
+    /* Some crashes are a process killed and restarted at once by its
+     * supervisor: messages sent to it before the crash still arrive after
+     * the restart, which is what exposes state it told others but did not
+     * persist (a vote, a term). */
+    nd->down_until = s->now + (pct(s, 30) ? rnd_in(s, 1, 3) : rnd_in(s, 5, s->down_max));
     sim_trace(s, "n%d CRASH keeps log to %lld, term %d vote %d", nd->id, (long long)nd->durable,
               nd->p_term, nd->p_vote);
 }
