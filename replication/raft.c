@@ -198,12 +198,17 @@ void bk_raft__call_end(bk_raft *r, bk_raft_out *out) {
 /* Checks what every message type needs before it is looked at. */
 static int msg_sane(const bk_raft *r, const bk_raft_msg *m) {
     if (m->type <= BK_RAFT_MSG_NONE || m->type >= BK_RAFT_MSG_TYPES) return 0;
-    if (m->to != r->cfg.self || m->from == r->cfg.self || m->term < 0) return 0;
+    /* A sender below 0 is no node (BK_RAFT_NONE would read as "no leader"). */
+    if (m->to != r->cfg.self || m->from == r->cfg.self || m->from < 0 || m->term < 0) return 0;
     if (m->log_end < 0 || m->prev_end < 0 || m->to_end < 0 || m->commit < 0 || m->match_end < 0 ||
         m->flushed_end < 0 || m->hint_end < 0 || m->hint_start < 0 || m->log_term < 0 ||
         m->prev_term < 0 || m->hint_term < 0)
         return 0;
     if (m->n_entries > 0 && !m->entries) return 0;
+    /* A candidate's last entry cannot be of a term above the one it asks
+     * for (it would look more up to date than any log). */
+    if ((m->type == BK_RAFT_MSG_PREVOTE || m->type == BK_RAFT_MSG_VOTE) && m->log_term > m->term)
+        return 0;
     /* Offsets far beyond any log would overflow the core's arithmetic. */
     const int64_t far = INT64_MAX / 4;
     if (m->log_end > far || m->prev_end > far || m->to_end > far || m->commit > far ||

@@ -300,6 +300,10 @@ void bk_raft__on_append(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
             if (r->flush_asked > e->base) r->flush_asked = e->base;
         }
         if (e->base != r->log_end) break;
+        /* Terms only go up along a log: a batch of a term below the one
+         * before it comes from no leader's log, and would leave a term
+         * history no restart accepts. */
+        if (e->term < bk_raft_term_at(r, r->log_end)) break;
         uint32_t n = 0;
         int64_t log_end = r->log_end;
         for (uint32_t j = i; j < m->n_entries; j++, n++) {

@@ -123,7 +123,7 @@ START_TEST(test_vote_refused_less_up_to_date) {
     ck_assert_int_eq(find(BK_RAFT_MSG_VOTE_RESP, 3)->ok, 1);
     ck_assert(out.persist && out.vote == 3);
     v.from = 1;
-    v.log_term = 9;
+    v.log_term = 4; /* more up to date, but the vote of term 4 is cast */
     bk_raft_step(&r, &v, &out);
     ck_assert_int_eq(find(BK_RAFT_MSG_VOTE_RESP, 1)->ok, 0); /* one vote per term */
 }

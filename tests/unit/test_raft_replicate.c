@@ -160,6 +160,21 @@ START_TEST(test_malformed_ignored) {
     m.commit = -5;
     bk_raft_step(&r, &m, &out);
     ck_assert_int_eq(out.n_msgs, 0);
+    /* A candidate whose last entry is of a term above the one it asks
+     * for: no log can hold that, and "more up to date" must not win it a
+     * vote. */
+    bk_raft v;
+    start(&v, 2, 3, 1, 5, hist, 1); /* knows no leader: no lease */
+    m = reply(BK_RAFT_MSG_VOTE, 3, 2, 3);
+    m.log_term = 4;
+    m.log_end = 1;
+    bk_raft_step(&v, &m, &out);
+    ck_assert_int_eq(out.n_msgs, 0);
+    m.type = BK_RAFT_MSG_PREVOTE;
+    bk_raft_step(&v, &m, &out);
+    ck_assert_int_eq(out.n_msgs, 0);
+    ck_assert_int_eq(v.vote, BK_RAFT_NONE);
+    ck_assert_int_eq(v.term, 1);
     ck_assert_int_eq(r.term, 2); /* only the first, well-formed messages counted */
     ck_assert_int_eq(r.commit, 0);
     /* An ack claiming more than the leader has is ignored. */
@@ -268,6 +283,91 @@ END_TEST
 /* Messages of random fields (in and out of range) and random entry arrays,
  * to every role: the core must neither crash (ASan/UBSan in make unit-asan)
  * nor break its own bookkeeping. */
+/* Whatever a peer sent, what the replica would find on disk after a
+ * restart (its term, vote, log extent and term history) is a state
+ * bk_raft_init accepts: terms in the history only go up. */
+static void assert_restorable(const bk_raft *r) {
+    for (int i = 0; i < r->n_hist; i++) {
+        ck_assert_int_ge(r->hist[i].term, r->start_term);
+        if (i > 0) {
+            ck_assert_int_gt(r->hist[i].term, r->hist[i - 1].term);
+            ck_assert_int_ge(r->hist[i].base, r->hist[i - 1].base);
+        }
+    }
+    bk_raft_restore rs = {.term = r->term,
+                          .vote = r->vote,
+                          .log_start = r->log_start,
+                          .start_term = r->start_term,
+                          .log_end = r->log_end,
+                          .flushed_end = r->flushed,
+                          .n_hist = r->n_hist,
+                          .hist = r->hist};
+    bk_raft copy;
+    ck_assert_int_eq(bk_raft_init(&copy, &r->cfg, &rs), 0);
+}
+
+/* Entries whose term is below the term already at the point they would
+ * be appended cannot come from a leader's log (terms only go up along a
+ * log): appending them would leave a term history that goes down, which
+ * no restart accepts. They are ignored. */
+START_TEST(test_entries_with_a_falling_term_ignored) {
+    bk_raft r;
+    bk_raft_entry hist[] = {{.base = 0, .last = 0, .term = 5}};
+    start(&r, 2, 3, 5, 10, hist, 1);
+    bk_raft_entry ents[] = {{.base = 10, .last = 12, .term = 3}};
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 6);
+    m.prev_end = 10;
+    m.prev_term = 5;
+    m.to_end = 13;
+    m.entries = ents;
+    m.n_entries = 1;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(out.n_acts, 0);
+    ck_assert_int_eq(r.log_end, 10);
+    assert_restorable(&r);
+    /* Nor after a snapshot, below whose start the sender claims older
+     * entries and then continues with a term below the start's. */
+    bk_raft_restore rs = {
+        .term = 5, .vote = BK_RAFT_NONE, .log_start = 100, .start_term = 5, .log_end = 100};
+    bk_raft_config c = config(2, 3, 0);
+    ck_assert_int_eq(bk_raft_init(&r, &c, &rs), 0);
+    bk_raft_entry ents2[] = {{.base = 50, .last = 99, .term = 2},
+                             {.base = 100, .last = 101, .term = 3}};
+    m.prev_end = 50;
+    m.prev_term = 2;
+    m.to_end = 102;
+    m.entries = ents2;
+    m.n_entries = 2;
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(out.n_acts, 0);
+    ck_assert_int_eq(r.log_end, 100);
+    assert_restorable(&r);
+}
+END_TEST
+
+/* A sender id below 0 is no node: BK_RAFT_NONE (-1) would read as "no
+ * leader" or "no vote" (a VOTE from it was granted, an APPEND from it
+ * taken as from the current leader when none is known). Ignored. */
+START_TEST(test_negative_sender_ignored) {
+    bk_raft r;
+    start(&r, 2, 3, 1, 0, NULL, 0);
+    int types[] = {BK_RAFT_MSG_VOTE, BK_RAFT_MSG_APPEND, BK_RAFT_MSG_HEARTBEAT,
+                   BK_RAFT_MSG_PREVOTE};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        for (int32_t from = -2; from < 0; from++) {
+            bk_raft_msg m = reply(types[i], from, 2, 1);
+            bk_raft_step(&r, &m, &out);
+            ck_assert_int_eq(out.n_msgs, 0);
+            ck_assert_int_eq(out.persist, 0);
+            ck_assert_int_eq(r.term, 1);
+        }
+    }
+    /* The election timer was not reset by any of them. */
+    tick_until(&r, BK_RAFT_PRECANDIDATE, 20);
+    ck_assert_int_eq(r.role, BK_RAFT_PRECANDIDATE);
+}
+END_TEST
+
 START_TEST(test_garbage_never_crashes) {
     unsigned long long seed = 7;
     bk_raft_entry ents[8];
@@ -280,7 +380,7 @@ START_TEST(test_garbage_never_crashes) {
             bk_raft_msg m = {0};
             unsigned long long x = bk_test_rand(&seed);
             m.type = (uint8_t)(x % 13);
-            m.from = (int32_t)(bk_test_rand(&seed) % 5);
+            m.from = (int32_t)(bk_test_rand(&seed) % 6) - 1;
             m.to = (x >> 8) % 8 ? 1 : 2;
             m.term = (int32_t)(bk_test_rand(&seed) % 6) - 1;
             m.ok = (uint8_t)((x >> 12) & 1);
@@ -326,6 +426,7 @@ START_TEST(test_garbage_never_crashes) {
             ck_assert_int_le(r.commit, r.log_end);
             ck_assert_int_le(r.flushed, r.log_end);
             ck_assert_int_le(out.n_msgs, BK_RAFT_OUT_MSGS_MAX);
+            assert_restorable(&r);
         }
     }
 }
@@ -429,6 +530,8 @@ static Suite *raft_replicate_suite(void) {
     tcase_add_test(tc, test_heartbeat_commit_capped_by_match);
     tcase_add_test(tc, test_pipelining_window);
     tcase_add_test(tc, test_snapshot_below_log_start);
+    tcase_add_test(tc, test_entries_with_a_falling_term_ignored);
+    tcase_add_test(tc, test_negative_sender_ignored);
     tcase_add_test(tc, test_garbage_never_crashes);
     tcase_add_test(tc, test_match_lost_in_a_crash);
     tcase_add_test(tc, test_stalled_appends_resent);
