@@ -230,9 +230,8 @@ bench-groups: check-deps $(BROOKD)
 # Deterministic simulation of Raft groups (tests/sim): SIM_SEEDS seeds with
 # faults, safety checked after every step; a failing seed prints its replay
 # command and leaves its trace in $(BUILD)/sim. sim-bug proves the checks
-# catch cores with bugs compiled in: commit of an earlier term's entry by
-# counting (Figure 3.7), counting replicas that have not flushed, elections
-# without pre-vote, leaders without check-quorum.
+# catch cores with bugs compiled in (replication/README.md lists what each
+# one breaks and which check sees it).
 SIM_SEEDS ?= 10000
 SIM_JOBS ?= 2
 SIM_SRC := $(sort $(wildcard tests/sim/*.c))
@@ -244,7 +243,10 @@ $(SIM_BIN): $(SIM_SRC:%.c=$(BUILD)/%.o) $(REPL_LIB)
 sim: $(SIM_BIN)
 	@$(SIM_BIN) --seeds $(SIM_SEEDS) --jobs $(SIM_JOBS) --max-seconds 300 \
 	    --trace-dir $(BUILD)/sim --summary $(BUILD)/test-summary.txt
-RAFT_BUGS := COMMIT_OLD_TERM COUNT_UNFLUSHED NO_PREVOTE NO_CHECK_QUORUM
+RAFT_BUGS := COMMIT_OLD_TERM COUNT_UNFLUSHED NO_PREVOTE NO_CHECK_QUORUM VOTE_STALE_LOG \
+    VOTE_LONGER_LOG VOTE_TWICE VOTE_NOT_PERSISTED CANDIDATE_NOT_PERSISTED TERM_NOT_PERSISTED \
+    NO_TRUNCATE PREV_TERM_UNCHECKED COMMIT_UNVERIFIED TRUNCATE_STALE BACKOFF_PAST_DIVERGENCE \
+    LEARNER_COUNTS CONCURRENT_CHANGES
 sim-bug:
 	@for bug in $(RAFT_BUGS); do \
 	    $(MAKE) --no-print-directory BUILD=build/raftbug-$$bug RAFT_DEFS=-DBK_RAFT_BUG_$$bug \

@@ -69,7 +69,9 @@ void bk_raft__campaign(bk_raft *r, int pre, int transfer, bk_raft_out *out) {
         r->term++;
         r->vote = r->cfg.self;
         r->verified_end = 0;
+#ifndef BK_RAFT_BUG_CANDIDATE_NOT_PERSISTED
         bk_raft__persist(r, out);
+#endif
         r->votes = self_bit;
         term = r->term;
         type = BK_RAFT_MSG_VOTE;
@@ -101,11 +103,16 @@ void bk_raft__on_vote(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
     } else {
         /* One vote per term (3.4), and none while we know this term's leader. */
         grant = r->vote == m->from || (r->vote == BK_RAFT_NONE && r->leader == BK_RAFT_NONE);
+#ifdef BK_RAFT_BUG_VOTE_TWICE
+        grant = r->leader == BK_RAFT_NONE;
+#endif
     }
     grant = grant && bk_raft__up_to_date(r, m->log_term, m->log_end);
     if (grant && !pre) {
         r->vote = m->from;
+#ifndef BK_RAFT_BUG_VOTE_NOT_PERSISTED
         bk_raft__persist(r, out);
+#endif
         bk_raft__reset_timeout(r); /* a granted vote defers our own candidacy */
     }
     bk_raft_msg *resp =

@@ -88,5 +88,12 @@ void bk_raft_epoch_end(const bk_raft *r, int32_t term, int32_t *found, int64_t *
  * whose log is at least as up to date as ours. */
 int bk_raft__up_to_date(const bk_raft *r, int32_t log_term, int64_t log_end) {
     int32_t mine = bk_raft_term_at(r, r->log_end);
+#if defined(BK_RAFT_BUG_VOTE_STALE_LOG)
+    (void)mine, (void)log_term, (void)log_end;
+    return 1;
+#elif defined(BK_RAFT_BUG_VOTE_LONGER_LOG)
+    (void)mine, (void)log_term;
+    return log_end >= r->log_end;
+#endif
     return log_term > mine || (log_term == mine && log_end >= r->log_end);
 }

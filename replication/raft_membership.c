@@ -103,8 +103,15 @@ int bk_raft_change(bk_raft *r, const bk_raft_membership *next, bk_raft_out *out)
     /* One change at a time, and only after this leader committed an entry
      * of its own term (the fix to single-server changes in Ongaro's
      * raft-dev post of 2015). */
-    if (r->role != BK_RAFT_LEADER || r->transfer_to != BK_RAFT_NONE ||
-        r->commit <= r->conf_offset || bk_raft_term_at(r, r->commit) != r->term ||
+    int pending = r->commit <= r->conf_offset;
+    int own_term = bk_raft_term_at(r, r->commit) == r->term;
+#ifdef BK_RAFT_BUG_CONCURRENT_CHANGES
+    pending = 0;
+#endif
+#ifdef BK_RAFT_BUG_CHANGE_BEFORE_OWN_TERM
+    own_term = 1;
+#endif
+    if (r->role != BK_RAFT_LEADER || r->transfer_to != BK_RAFT_NONE || pending || !own_term ||
         !bk_raft__conf_valid(next) || differences(&r->conf, next) != 1)
         goto done;
     int64_t offset = r->log_end;

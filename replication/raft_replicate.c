@@ -98,7 +98,9 @@ void bk_raft__maybe_commit(bk_raft *r, bk_raft_out *out) {
     int n = 0;
     for (int i = 0; i < r->conf.n; i++) {
         const bk_raft_progress *pr = &r->prog[i];
+#ifndef BK_RAFT_BUG_LEARNER_COUNTS
         if (!pr->voter) continue;
+#endif
 #ifndef BK_RAFT_BUG_COUNT_UNFLUSHED
         ends[n++] = pr->id == r->cfg.self ? r->flushed : pr->flushed;
 #else
@@ -170,8 +172,12 @@ void bk_raft__on_append_resp(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out)
     int32_t found;
     int64_t end;
     bk_raft_epoch_end(r, m->hint_term, &found, &end);
+#ifndef BK_RAFT_BUG_BACKOFF_PAST_DIVERGENCE
     int64_t next =
         found == m->hint_term ? bk_raft__min(end, m->hint_end) : bk_raft__min(end, m->hint_start);
+#else
+    int64_t next = bk_raft__min(end, m->hint_end); /* even when it lacks the follower's term */
+#endif
     next = bk_raft__max(next, pr->flushed); /* its flushed prefix matches and stays */
     /* Below its match: it lost what it had not flushed in a crash (appends,
      * or a truncation that brought older batches back), or the answer is
@@ -247,6 +253,9 @@ static int entries_sane(const bk_raft_msg *m) {
 
 static int present(const bk_raft *r, const bk_raft_entry *e) {
     if (e->last >= r->log_end) return 0;
+#ifdef BK_RAFT_BUG_NO_TRUNCATE
+    return 1; /* an entry at the same offsets is taken for the same one */
+#endif
     if (bk_raft_term_at(r, e->last + 1) != e->term) return 0;
     return e->base < r->log_start || bk_raft_term_at(r, e->base + 1) == e->term;
 }
@@ -271,7 +280,11 @@ void bk_raft__on_append(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
         refuse(r, m, out);
         return;
     }
+#ifndef BK_RAFT_BUG_PREV_TERM_UNCHECKED
     if (m->prev_end >= r->log_start && bk_raft_term_at(r, m->prev_end) != m->prev_term) {
+#else
+    if (0) {
+#endif
         refuse(r, m, out);
         return;
     }
@@ -320,10 +333,26 @@ void bk_raft__on_append(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
         }
         break;
     }
+#ifdef BK_RAFT_BUG_TRUNCATE_STALE
+    /* Whatever follows the message's entries is cut, even when the message
+     * is an old one whose entries are all present. */
+    if (m->n_entries > 0 && end == m->entries[m->n_entries - 1].last + 1 && end < r->log_end &&
+        end >= r->commit && end > r->log_start) {
+        bk_raft__act(r, out, BK_RAFT_ACT_TRUNCATE, end, 0, 0, 0);
+        bk_raft__hist_truncate(r, end);
+        bk_raft__conf_truncate(r, end);
+        r->log_end = end;
+        if (r->flushed > end) r->flushed = end;
+        if (r->flush_asked > end) r->flush_asked = end;
+    }
+#endif
     if (r->verified_end > r->log_end) r->verified_end = r->log_end;
     if (end > r->verified_end) r->verified_end = end;
     /* Commit only what is known to match the leader (3.5). */
     int64_t commit = bk_raft__min(m->commit, r->verified_end);
+#ifdef BK_RAFT_BUG_COMMIT_UNVERIFIED
+    commit = bk_raft__min(m->commit, r->log_end);
+#endif
     if (commit > r->commit) r->commit = commit;
     bk_raft__ask_flush(r, out);
     bk_raft__ack_to_leader(r, out);
@@ -335,6 +364,9 @@ void bk_raft__on_heartbeat(bk_raft *r, const bk_raft_msg *m, bk_raft_out *out) {
         bk_raft__become_follower(r, m->term, m->from, out);
     r->elapsed = 0;
     int64_t commit = bk_raft__min(m->commit, r->verified_end);
+#ifdef BK_RAFT_BUG_COMMIT_UNVERIFIED
+    commit = bk_raft__min(m->commit, r->log_end);
+#endif
     if (commit > r->commit) r->commit = commit;
     bk_raft__msg(r, out, BK_RAFT_MSG_HEARTBEAT_RESP, m->from);
 }
