@@ -231,8 +231,10 @@ bench-groups: check-deps $(BROOKD)
 # faults, safety checked after every step; a failing seed prints its replay
 # command and leaves its trace in $(BUILD)/sim. sim-bug proves the checks
 # catch cores with bugs compiled in (replication/README.md lists what each
-# one breaks and which check sees it).
+# one breaks and which check sees it). SIM_GROUP_SEEDS more seeds run 8
+# groups on the same nodes with their heartbeats coalesced per node pair.
 SIM_SEEDS ?= 10000
+SIM_GROUP_SEEDS ?= 500
 SIM_JOBS ?= 2
 SIM_SRC := $(sort $(wildcard tests/sim/*.c))
 SIM_BIN := $(BUILD)/sim/raft_sim
@@ -242,6 +244,8 @@ $(SIM_BIN): $(SIM_SRC:%.c=$(BUILD)/%.o) $(REPL_LIB)
 .PHONY: sim sim-bug bench-raft
 sim: $(SIM_BIN)
 	@$(SIM_BIN) --seeds $(SIM_SEEDS) --jobs $(SIM_JOBS) --max-seconds 300 \
+	    --trace-dir $(BUILD)/sim --summary $(BUILD)/test-summary.txt
+	@$(SIM_BIN) --seeds $(SIM_GROUP_SEEDS) --groups 8 --jobs $(SIM_JOBS) --max-seconds 120 \
 	    --trace-dir $(BUILD)/sim --summary $(BUILD)/test-summary.txt
 RAFT_BUGS := COMMIT_OLD_TERM COUNT_UNFLUSHED NO_PREVOTE NO_CHECK_QUORUM VOTE_STALE_LOG \
     VOTE_LONGER_LOG VOTE_TWICE VOTE_NOT_PERSISTED CANDIDATE_NOT_PERSISTED TERM_NOT_PERSISTED \

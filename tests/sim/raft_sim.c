@@ -18,14 +18,19 @@ static void usage(void) {
     fprintf(stderr,
             "usage: raft_sim [--seed N | --first N --seeds COUNT] [--trace] [--no-faults]\n"
             "                [--time UNITS] [--max-seconds S] [--summary FILE] [--trace-dir DIR]\n"
-            "                [--jobs N]\n"
+            "                [--jobs N] [--groups G [--no-coalesce]] [--propose-pct P]\n"
             "  --seed N       run one seed (with --trace: print every event)\n"
             "  --seeds COUNT  run seeds first..first+COUNT-1 (default 1000)\n"
             "  --time UNITS   time units with faults before the heal (default 3000)\n"
             "  --max-seconds  stop starting seeds after this long (default 600)\n"
-            "  --summary F    append \"sim <passed> <failed>\" to F (tests/summary.sh)\n"
+            "  --summary F    append \"sim <passed> <failed>\" to F (tests/summary.sh;\n"
+            "                 sim-groups with --groups)\n"
             "  --trace-dir D  write the trace of a failing seed to D/raft_sim-<seed>.trace\n"
-            "  --jobs N       run the seeds in N processes (default 1)\n");
+            "  --jobs N       run the seeds in N processes (default 1)\n"
+            "  --groups G     G groups share the nodes; their heartbeats between two\n"
+            "                 nodes travel as one message per time unit\n"
+            "  --no-coalesce  with --groups: every heartbeat is its own message\n"
+            "  --propose-pct P  chance per time unit that a leader proposes (default 20)\n");
 }
 
 /* Replays a failing seed with the trace on, into a file, and shows its end. */
@@ -62,6 +67,11 @@ enum {
     C_SNAPS,
     C_TRANSFERS,
     C_CHANGES,
+    C_MSGS,
+    C_HEARTBEATS,
+    C_NET,
+    C_HB_NET,
+    C_TIME,
     N_COUNTS
 };
 
@@ -92,6 +102,11 @@ static void run_seeds(sim_opts *o, unsigned long long first, unsigned long long 
         t->c[C_SNAPS] += (unsigned long long)st.snapshots;
         t->c[C_TRANSFERS] += (unsigned long long)st.transfers;
         t->c[C_CHANGES] += (unsigned long long)st.changes;
+        t->c[C_MSGS] += st.msgs;
+        t->c[C_HEARTBEATS] += st.heartbeats;
+        t->c[C_NET] += st.net_msgs;
+        t->c[C_HB_NET] += st.hb_net;
+        t->c[C_TIME] += (unsigned long long)st.time;
         if (single)
             printf("seed %llu: %llu steps, %lld batches committed, max term %d, %d crashes, "
                    "%d partitions, %d truncations, %d snapshots\n",
@@ -99,16 +114,25 @@ static void run_seeds(sim_opts *o, unsigned long long first, unsigned long long 
                    st.crashes, st.partitions, st.truncations, st.snapshots);
         if (rc == 0) continue;
         t->failed++;
-        printf("FAIL seed %llu: %s\n  replay: %s --seed %llu --trace%s\n", seed, why, argv0, seed,
-               o->faults ? "" : " --no-faults");
+        char extra[64] = "";
+        if (o->groups > 1)
+            snprintf(extra, sizeof(extra), " --groups %d%s", o->groups,
+                     o->coalesce ? "" : " --no-coalesce");
+        printf("FAIL seed %llu: %s\n  replay: %s --seed %llu --trace%s%s\n", seed, why, argv0, seed,
+               o->faults ? "" : " --no-faults", extra);
         if (trace_dir && !single) dump_trace(o, trace_dir);
         if (t->failed >= 5) break;
     }
 }
 
 int main(int argc, char **argv) {
-    sim_opts o = {
-        .faults = 1, .fault_time = 3000, .heal_time = 8000, .learner = -1, .propose_pct = 20};
+    sim_opts o = {.faults = 1,
+                  .fault_time = 3000,
+                  .heal_time = 8000,
+                  .learner = -1,
+                  .spare = -1,
+                  .propose_pct = 20,
+                  .coalesce = 1};
     unsigned long long first = 1, count = 1000;
     int single = 0;
     double max_s = 600;
@@ -137,12 +161,22 @@ int main(int argc, char **argv) {
             trace_dir = v, i++;
         } else if (v && !strcmp(a, "--jobs")) {
             jobs = atoi(v), i++;
+        } else if (v && !strcmp(a, "--groups")) {
+            o.groups = atoi(v), i++;
+        } else if (v && !strcmp(a, "--propose-pct")) {
+            o.propose_pct = atoi(v), i++;
+        } else if (!strcmp(a, "--no-coalesce")) {
+            o.coalesce = 0;
         } else {
             usage();
             return 2;
         }
     }
     if (jobs < 1 || jobs > 64 || single) jobs = 1;
+    if (o.groups < 0 || o.groups > 64) {
+        usage();
+        return 2;
+    }
     double t0 = now_s();
     totals all = {0};
     if (jobs == 1) {
@@ -196,10 +230,16 @@ int main(int argc, char **argv) {
            ran, failed, dt, jobs, (double)all.c[C_STEPS] / dt / 1e6, all.c[C_COMMITS],
            all.c[C_CRASHES], all.c[C_GHOSTS], all.c[C_TRUNCS], all.c[C_SNAPS], all.c[C_TRANSFERS],
            all.c[C_CHANGES]);
+    if (o.groups > 1)
+        printf("raft_sim: %d groups on the same nodes: %llu messages from the cores, of which "
+               "%llu heartbeats and their responses, sent as %llu network messages (%s); %llu "
+               "network messages in all\n",
+               o.groups, all.c[C_MSGS], all.c[C_HEARTBEATS], all.c[C_HB_NET],
+               o.coalesce ? "coalesced per node pair and time unit" : "one each", all.c[C_NET]);
     if (summary) {
         FILE *f = fopen(summary, "a");
         if (f) {
-            fprintf(f, "sim %llu %llu\n", ran - failed, failed);
+            fprintf(f, "%s %llu %llu\n", o.groups > 1 ? "sim-groups" : "sim", ran - failed, failed);
             fclose(f);
         }
     }

@@ -72,8 +72,11 @@ typedef struct sim_opts {
     int64_t heal_time;  /* time units after the heal in which a commit must happen */
     int n_nodes;        /* voters; 0: 3 or 5 from the seed */
     int learner;        /* -1: from the seed; 0/1: add a non-voting member */
+    int spare;          /* -1: from the seed; 0/1: add a node that is not a member at first */
     int propose_pct;    /* chance per time unit that the leader proposes */
     int bench;          /* no checks (benchmarks of the core alone) */
+    int groups;         /* > 1: that many groups share the nodes (sim_groups.c) */
+    int coalesce;       /* groups: heartbeats between two nodes travel in one message */
 } sim_opts;
 
 typedef struct sim_stats {
@@ -83,10 +86,16 @@ typedef struct sim_stats {
     int32_t max_term;
     int64_t time;
     uint64_t msgs, dropped;
+    uint64_t heartbeats; /* HEARTBEAT and HEARTBEAT_RESP among msgs */
+    uint64_t net_msgs;   /* network messages: a coalesced frame counts once */
+    uint64_t hb_net;     /* network messages carrying heartbeats */
     int crashes, partitions, snapshots, truncations, transfers, changes, ghosts;
 } sim_stats;
 
 /* Runs one seed. Returns 0, or -1 with `why` saying which property broke. */
 int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len);
+
+/* Runs one seed of o->groups groups on the same nodes (sim_groups.c). */
+int sim_run_groups(const sim_opts *o, sim_stats *st, char *why, size_t why_len);
 
 #endif

@@ -22,7 +22,10 @@ void sim_trace(sim *s, const char *fmt, ...) {
     FILE *f = s->o.trace_out ? s->o.trace_out : stdout;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(f, "%6lld ", (long long)s->now);
+    if (s->world)
+        fprintf(f, "%6lld g%d ", (long long)s->now, s->group);
+    else
+        fprintf(f, "%6lld ", (long long)s->now);
     vfprintf(f, fmt, ap);
     fputc('\n', f);
     va_end(ap);

@@ -52,6 +52,11 @@ static void heal(sim *s) {
     s->part_until = 0;
     s->loss_pct = s->dup_pct = s->crash_pct = s->part_pct = s->slow_pct = 0;
     s->delay_max = s->delay_max > 5 ? 5 : s->delay_max;
+    for (int i = 0; s->world && s->group > 0 && i < s->n; i++) {
+        s->nodes[i].disk_min = 1; /* the nodes follow group 0's (sim_groups.c) */
+        s->nodes[i].disk_max = 5;
+    }
+    if (s->world && s->group > 0) return;
     /* Sometimes a minority of the voters stays down for good: a stable,
      * connected majority must still elect a leader and commit. (Not with
      * membership changes, where "a majority" depends on the node asked.) */
@@ -190,10 +195,8 @@ static void step_time(sim *s) {
     }
 }
 
-int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
-    static sim s_; /* large; one run at a time */
-    sim *s = &s_;
-    memset(s, 0, sizeof(*s));
+/* Sets up a run of one seed in `s` (zeroed by the caller). */
+void sim_begin(sim *s, const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
     memset(st, 0, sizeof(*st));
     s->o = *o;
     s->st = st;
@@ -204,11 +207,15 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
     s->msgs = malloc(sizeof(sim_msg) * SIM_MSGS_MAX);
     s->confs = malloc(sizeof(bk_raft_membership) * SIM_CONFS_MAX);
     if (!s->msgs || !s->confs || sim_checks_init(s) != 0) abort();
-    s->n_voters = o->n_nodes ? o->n_nodes : (int)rnd_in(s, 2, 5);
+    /* 40% of the seeds follow Figure 8's pattern (below), with 3 or 5
+     * voters; the others have 2 to 5 (even counts too). */
+    int fig8 = o->faults && pct(s, 40);
+    s->n_voters = o->n_nodes ? o->n_nodes : fig8 ? (pct(s, 50) ? 3 : 5) : (int)rnd_in(s, 2, 5);
     int learner = o->learner >= 0 ? o->learner : pct(s, 30);
     /* With membership changes, one more node that is not a member at
      * first, to be added later. */
-    int spare = o->faults && s->n_voters + learner < SIM_NODES_MAX && pct(s, 50);
+    int spare =
+        o->spare >= 0 ? o->spare : o->faults && s->n_voters + learner < SIM_NODES_MAX && pct(s, 50);
     s->n = s->n_voters + learner + spare;
     s->cfg = (bk_raft_config){.n_members = s->n_voters + learner,
                               .election_ticks = 10,
@@ -245,7 +252,7 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
         s->transfer_pct = (int)rnd_in(s, 0, 2);
         s->change_pct = (int)rnd_in(s, 0, 2);
         s->down_max = 400;
-        if (pct(s, 40)) {
+        if (fig8) {
             /* Figure 8 of the dissertation's chapter 3 wants a quick
              * sequence of leaders that each reach only part of the group:
              * frequent short crashes, slow disks, one-offset appends. */
@@ -262,80 +269,96 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
     } else {
         s->delay_max = 1;
     }
-    sim_trace(s, "seed %llu: %d voters%s%s, loss %d%% dup %d%% delay<=%d crash %d part %d",
-              (unsigned long long)o->seed, s->n_voters, learner ? " + 1 learner" : "",
-              spare ? " + 1 spare" : "", s->loss_pct, s->dup_pct, s->delay_max, s->crash_pct,
-              s->part_pct);
-    for (int i = 0; i < s->n; i++)
-        sim_node_start(s, &s->nodes[i]);
     s->proposed_after_heal = -1;
     for (int i = 0; i < SIM_NODES_MAX; i++)
         s->alone_since[i] = s->unheard_since[i] = -1;
-    int64_t end_time = o->fault_time + o->heal_time;
-    for (s->now = 0; s->now < end_time && !s->failed; s->now++) {
-        if (o->faults && !s->healed) faults(s);
-        if (s->now == o->fault_time) heal(s);
-        step_time(s);
-        if (!o->bench) sim_check_connectivity(s);
-        if (s->failed) break;
-        sim_node *ld = leader_now(s);
-        if (ld && !s->healed && pct(s, o->propose_pct)) propose(s, ld);
-        /* Often a new leader has a change waiting (an operator's, or one
-         * its predecessor could not finish) and makes it at the first
-         * moment the core allows: right after its first commit, when a
-         * change of its predecessor's may still linger in a minority's
-         * logs (the bug in single-server changes of Ongaro's 2015
-         * raft-dev post). */
-        if (ld && ld->r.term != s->leader_term) {
-            s->leader_term = ld->r.term;
-            s->change_eager = s->change_pct && pct(s, 50);
-        }
-        if (ld && !s->healed && s->change_pct &&
-            (s->change_eager || (pct(s, s->change_pct) && pct(s, 20))) && change(s, ld))
-            s->change_eager = 0;
-        if (ld && ld->r.role != BK_RAFT_LEADER) ld = leader_now(s);
-        if (ld && !s->healed && s->transfer_pct && pct(s, s->transfer_pct) && pct(s, 10)) {
-            /* Graceful handover, as at a broker's shutdown. */
-            int32_t to = (int32_t)rnd_in(s, 1, s->n);
-            int32_t term = ld->r.term;
-            if (bk_raft_transfer(&ld->r, to, &s->out) == 0) {
-                s->st->transfers++;
-                sim_trace(s, "n%d transfer to n%d", ld->id, to);
-            }
-            sim_do_out(s, ld, NULL, term);
-        }
-        if (s->retain_pct && pct(s, s->retain_pct)) {
-            sim_node *nd = &s->nodes[rnd_in(s, 0, s->n - 1)];
-            if (nd->up) retain(s, nd);
-        }
-        if (!s->healed) continue;
-        /* Liveness: after the heal a leader is elected and a new entry
-         * commits on every node. An entry proposed by a leader that then
-         * loses its leadership may be lost: the next leader gets one. */
-        if (ld && ld->r.term != s->live_term) {
-            s->proposed_after_heal = propose(s, ld);
-            if (s->proposed_after_heal >= 0) s->live_term = ld->r.term;
-        }
-        if (s->proposed_after_heal < 0) continue;
-        if (!ld) continue;
-        int all = 1;
-        for (int i = 0; i < s->n; i++) {
-            const bk_raft *r = &s->nodes[i].r;
-            int member = 0;
-            for (int k = 0; k < ld->r.conf.n; k++)
-                member |= ld->r.conf.members[k].id == s->nodes[i].id;
-            if (member && s->nodes[i].up)
-                all &= r->commit >= s->proposed_after_heal &&
-                       bk_raft_term_at(r, s->proposed_after_heal) == s->live_term;
-        }
-        if (all) break;
+}
+
+/* Starts the nodes, once the caller has adjusted the run's knobs. */
+void sim_start(sim *s) {
+    sim_trace(s, "seed %llu: %d voters%s%s, loss %d%% dup %d%% delay<=%d crash %d part %d",
+              (unsigned long long)s->o.seed, s->n_voters,
+              s->cfg.n_members > s->n_voters ? " + 1 learner" : "",
+              s->n > s->cfg.n_members ? " + 1 spare" : "", s->loss_pct, s->dup_pct, s->delay_max,
+              s->crash_pct, s->part_pct);
+    for (int i = 0; i < s->n; i++)
+        sim_node_start(s, &s->nodes[i]);
+}
+
+/* One time unit of the run at s->now. Returns 1 when the run is over
+ * (a check failed, or liveness was shown). */
+int sim_unit(sim *s) {
+    const sim_opts *o = &s->o;
+    if (s->world && s->group > 0)
+        sim_follow(s);
+    else if (o->faults && !s->healed)
+        faults(s);
+    if (s->now == o->fault_time) heal(s);
+    step_time(s);
+    if (!o->bench) sim_check_connectivity(s);
+    if (s->failed) return 1;
+    sim_node *ld = leader_now(s);
+    if (ld && !s->healed && pct(s, o->propose_pct)) propose(s, ld);
+    /* Often a new leader has a change waiting (an operator's, or one
+     * its predecessor could not finish) and makes it at the first
+     * moment the core allows: right after its first commit, when a
+     * change of its predecessor's may still linger in a minority's
+     * logs (the bug in single-server changes of Ongaro's 2015
+     * raft-dev post). */
+    if (ld && ld->r.term != s->leader_term) {
+        s->leader_term = ld->r.term;
+        s->change_eager = s->change_pct && pct(s, 50);
     }
-    if (!s->failed && s->now >= end_time)
+    if (ld && !s->healed && s->change_pct &&
+        (s->change_eager || (pct(s, s->change_pct) && pct(s, 20))) && change(s, ld))
+        s->change_eager = 0;
+    if (ld && ld->r.role != BK_RAFT_LEADER) ld = leader_now(s);
+    if (ld && !s->healed && s->transfer_pct && pct(s, s->transfer_pct) && pct(s, 10)) {
+        /* Graceful handover, as at a broker's shutdown. */
+        int32_t to = (int32_t)rnd_in(s, 1, s->n);
+        int32_t term = ld->r.term;
+        if (bk_raft_transfer(&ld->r, to, &s->out) == 0) {
+            s->st->transfers++;
+            sim_trace(s, "n%d transfer to n%d", ld->id, to);
+        }
+        sim_do_out(s, ld, NULL, term);
+    }
+    if (s->retain_pct && pct(s, s->retain_pct)) {
+        sim_node *nd = &s->nodes[rnd_in(s, 0, s->n - 1)];
+        if (nd->up) retain(s, nd);
+    }
+    if (!s->healed) return 0;
+    /* Liveness: after the heal a leader is elected and a new entry
+     * commits on every node. An entry proposed by a leader that then
+     * loses its leadership may be lost: the next leader gets one. */
+    if (ld && ld->r.term != s->live_term) {
+        s->proposed_after_heal = propose(s, ld);
+        if (s->proposed_after_heal >= 0) s->live_term = ld->r.term;
+    }
+    if (s->proposed_after_heal < 0 || !ld) return 0;
+    int all = 1;
+    for (int i = 0; i < s->n; i++) {
+        const bk_raft *r = &s->nodes[i].r;
+        int member = 0;
+        for (int k = 0; k < ld->r.conf.n; k++)
+            member |= ld->r.conf.members[k].id == s->nodes[i].id;
+        if (member && s->nodes[i].up)
+            all &= r->commit >= s->proposed_after_heal &&
+                   bk_raft_term_at(r, s->proposed_after_heal) == s->live_term;
+    }
+    return all;
+}
+
+/* Ends the run (s->now is where it stopped): the liveness verdict, the
+ * final state in the trace, and the run's memory. 0, or -1 on failure. */
+int sim_end(sim *s) {
+    const sim_opts *o = &s->o;
+    if (!s->failed && s->now >= o->fault_time + o->heal_time)
         sim_fail(s, "liveness: %lld time units after the heal, %s", (long long)o->heal_time,
                  s->proposed_after_heal < 0 ? "no leader could take a proposal"
                                             : "the entry proposed after the heal did not commit "
                                               "on every node");
-    st->time = s->now;
+    s->st->time = s->now;
     char c1[64], c2[64];
     for (int i = 0; s->failed && i < s->n; i++) {
         const sim_node *nd = &s->nodes[i];
@@ -364,4 +387,17 @@ int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
     free(s->msgs);
     free(s->confs);
     return s->failed ? -1 : 0;
+}
+
+int sim_run(const sim_opts *o, sim_stats *st, char *why, size_t why_len) {
+    if (o->groups > 1) return sim_run_groups(o, st, why, why_len);
+    static sim s_; /* large; one run at a time */
+    sim *s = &s_;
+    memset(s, 0, sizeof(*s));
+    sim_begin(s, o, st, why, why_len);
+    sim_start(s);
+    int64_t end_time = o->fault_time + o->heal_time;
+    for (s->now = 0; s->now < end_time && !s->failed; s->now++)
+        if (sim_unit(s)) break;
+    return sim_end(s);
 }

@@ -17,8 +17,12 @@ typedef struct sim_seen {
 #define SIM_SEEN_BITS 17
 #define SIM_CONFS_MAX 1024
 
+typedef struct sim_world sim_world;
+
 typedef struct sim {
     sim_opts o;
+    sim_world *world; /* several groups on the same nodes, else NULL */
+    int group;        /* its index there; group 0 draws the nodes' faults */
     uint64_t rng;
     int64_t now;
     int n; /* nodes: voters first, then a learner and a spare, if any */
@@ -76,6 +80,17 @@ static inline int pct(sim *s, int p) {
     return (int)(rnd(s) % 100) < p;
 }
 
+/* sim_cluster.c: a run in steps (sim_run, sim_run_groups) */
+void sim_begin(sim *s, const sim_opts *o, sim_stats *st, char *why, size_t why_len);
+void sim_start(sim *s);
+int sim_unit(sim *s);
+int sim_end(sim *s);
+
+/* sim_groups.c */
+void sim_follow(sim *s);                          /* a group's nodes do what group 0's do */
+void sim_world_crash(sim *s, sim_node *nd);       /* a crash in any group crashes the node */
+int sim_world_hold(sim *s, const bk_raft_msg *m); /* 1: held for a coalesced frame */
+
 /* sim_check.c */
 void sim_fail(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sim_trace(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -101,5 +116,6 @@ void sim_deliver(sim *s, sim_msg *sm);
 void sim_node_start(sim *s, sim_node *nd);
 void sim_node_crash(sim *s, sim_node *nd);
 void sim_ghost_flushed(sim_node *nd, uint64_t seq);
+void sim_enqueue(sim *s, const sim_msg *sm);
 
 #endif

@@ -194,6 +194,7 @@ void sim_do_out(sim *s, sim_node *nd, const sim_msg *in, int32_t was_leader) {
     if (voted && s->crash_pct && !s->healed && pct(s, 10)) {
         sim_node_crash(s, nd);
         nd->down_until = s->now + rnd_in(s, 1, 3);
+        if (s->world) sim_world_crash(s, nd);
     }
 }
 
@@ -203,7 +204,7 @@ static sim_node *node_of(sim *s, int32_t id) {
     return NULL;
 }
 
-static void enqueue(sim *s, const sim_msg *sm) {
+void sim_enqueue(sim *s, const sim_msg *sm) {
     if (s->n_msgs == SIM_MSGS_MAX) {
         s->st->dropped++;
         return;
@@ -214,6 +215,10 @@ static void enqueue(sim *s, const sim_msg *sm) {
 static void send(sim *s, sim_node *from, const bk_raft_msg *m) {
     sim_node *to = node_of(s, m->to);
     s->st->msgs++;
+    s->st->heartbeats += m->type == BK_RAFT_MSG_HEARTBEAT || m->type == BK_RAFT_MSG_HEARTBEAT_RESP;
+    if (s->world && sim_world_hold(s, m)) return;
+    s->st->net_msgs++;
+    s->st->hb_net += m->type == BK_RAFT_MSG_HEARTBEAT || m->type == BK_RAFT_MSG_HEARTBEAT_RESP;
     if (!to || s->blocked[from - s->nodes][to - s->nodes] || (s->loss_pct && pct(s, s->loss_pct))) {
         s->st->dropped++;
         return;
@@ -233,10 +238,10 @@ static void send(sim *s, sim_node *from, const bk_raft_msg *m) {
     sm.conf = m->conf ? sim_conf_add(s, m->conf) : -1;
     sm.m.conf = NULL;
     sm.at = s->now + (s->delay_max > 1 ? rnd_in(s, 1, s->delay_max) : 1);
-    enqueue(s, &sm);
+    sim_enqueue(s, &sm);
     if (s->dup_pct && pct(s, s->dup_pct)) {
         sm.at = s->now + rnd_in(s, 1, s->delay_max * 2 + 1);
-        enqueue(s, &sm);
+        sim_enqueue(s, &sm);
     }
 }
 
