@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # suite_groups_raw.sh - group coordinator bad input on raw sockets
-# (py/test_groups_raw.py): OffsetCommit for unknown groups and with wrong
-# generations or members gets Kafka's errors; a JoinGroup flood from one
-# client is bounded by group.max.size (GROUP_MAX_SIZE_REACHED) and the
-# coordinator still serves another group; a JoinGroup still waiting when the
-# broker stops (SIGTERM) is answered NOT_COORDINATOR.
+# (py/test_groups_raw.py): OffsetCommit for unknown groups, with wrong
+# generations or members, or with oversized metadata gets Kafka's errors; a
+# JoinGroup flood from one client is bounded by group.max.size
+# (GROUP_MAX_SIZE_REACHED) and the coordinator still serves another group;
+# a JoinGroup still waiting when the broker stops (SIGTERM) is answered
+# NOT_COORDINATOR.
 # Run: tests/integration/suite_groups_raw.sh  (BROOK_IT_TARGET=kafka for Kafka 4.0)
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1

@@ -14,12 +14,14 @@ import sys
 import time
 
 import kproto as k
+import kproto_groups as g
 from itcheck import Checks, expect, expect_eq
 
 PORT = int(sys.argv[1])
 MODE = sys.argv[2]
 NOT_COORDINATOR, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID = 16, 22, 25
 MEMBER_ID_REQUIRED, GROUP_MAX_SIZE_REACHED = 79, 81
+OFFSET_METADATA_TOO_LARGE = 12
 
 
 def coordinator(s, group):
@@ -76,8 +78,32 @@ def errors():
     expect_eq(got, {0: UNKNOWN_MEMBER_ID}, "commit generation -1 to a group with members")
     got = k.offset_commit_v7(s, 9, "raw-g", gen, mid, "raw-groups", {0: 3, 1: 4})
     expect_eq(got, {0: 0, 1: 0}, "commit from the member")
+    # Metadata over offset.metadata.max.bytes (4096): that partition alone
+    # fails (OFFSET_METADATA_TOO_LARGE), the other is committed.
+    got = commit_with_metadata(s, 13, "raw-g", gen, mid, "raw-groups",
+                               {0: (5, "x" * 4097), 1: (6, "y" * 4096)})
+    expect_eq(got, {0: OFFSET_METADATA_TOO_LARGE, 1: 0}, "commit with oversized metadata")
+    err, offs = g.offset_fetch(s, 14, "raw-g", "raw-groups", [0, 1])
+    expect_eq((err, offs[0][0], offs[1][0]), (0, 3, 6), "offsets after the oversized commit")
     m.close()
     s.close()
+
+
+def commit_with_metadata(sock, corr, group, generation, member_id, topic, offsets):
+    """OffsetCommit v7 of {partition: (offset, metadata)} -> {partition: error}."""
+    parts = b"".join(k.i32(p) + k.i64(o) + k.i32(-1) + k.kstring(md)
+                     for p, (o, md) in sorted(offsets.items()))
+    body = (k.kstring(group) + k.i32(generation) + k.kstring(member_id) + k.kstring(None) +
+            k.i32(1) + k.kstring(topic) + k.i32(len(offsets)) + parts)
+    r = k.call(sock, k.header_v1(8, 7, corr) + body, corr)
+    r.i32()
+    out = {}
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            p = r.i32()
+            out[p] = r.i16()
+    return out
 
 
 def flood(max_size):
@@ -153,7 +179,7 @@ def main():
     ck = Checks()
     if MODE == "errors":
         ck.run("OffsetCommit: unknown group with a generation, wrong generations, unknown member, "
-               "generation -1 with members -> Kafka's errors", errors)
+               "generation -1 with members, oversized metadata -> Kafka's errors", errors)
     elif MODE == "flood":
         ck.run("JoinGroup flood bounded by group.max.size=%s; another group still joins" %
                sys.argv[3], flood, int(sys.argv[3]))
