@@ -28,7 +28,7 @@ static void faults(sim *s) {
                 sim_trace(s, "partition: n%d -/-> n%d", s->nodes[a].id, s->nodes[b].id);
             }
         }
-        s->part_until = s->now + rnd_in(s, 50, 1500);
+        s->part_until = s->now + (s->flap ? rnd_in(s, 5, 100) : rnd_in(s, 50, 1500));
     }
     for (int i = 0; i < s->n; i++) {
         sim_node *nd = &s->nodes[i];
@@ -108,9 +108,12 @@ static int64_t propose(sim *s, sim_node *nd) {
 }
 
 /* Moves a node's log start up to a batch boundary at or below its commit,
- * as retention does. */
+ * as retention does. Retention deletes only rolled segments, which Kafka
+ * flushes when it rolls them: never past what is durable (else a crash
+ * could bring back, below the new start, batches a truncation had cut). */
 static void retain(sim *s, sim_node *nd) {
-    int k = sim_log_find(&nd->log, nd->r.commit - 1);
+    int64_t bound = nd->r.commit < nd->durable ? nd->r.commit : nd->durable;
+    int k = sim_log_find(&nd->log, bound - 1);
     if (k <= 0) return;
     k = (int)rnd_in(s, 1, k);
     int64_t start = nd->log.e[k].base;
@@ -247,6 +250,9 @@ void sim_begin(sim *s, const sim_opts *o, sim_stats *st, char *why, size_t why_l
         s->cfg.append_offsets_max = append_max[rnd(s) % 4];
         s->cfg.inflight_max = (uint32_t)rnd_in(s, 1, 8);
         s->part_pct = (int)rnd_in(s, 0, 2);
+        /* Some networks flap: short partitions, one after the other. */
+        s->flap = pct(s, 30);
+        if (s->flap) s->part_pct = (int)rnd_in(s, 3, 15);
         s->slow_pct = (int)rnd_in(s, 0, 2);
         s->retain_pct = (int)rnd_in(s, 0, 1);
         s->transfer_pct = (int)rnd_in(s, 0, 2);

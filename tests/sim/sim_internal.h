@@ -47,6 +47,7 @@ typedef struct sim {
     int loss_pct, dup_pct, delay_max, crash_pct, part_pct, slow_pct, retain_pct, transfer_pct,
         change_pct;
     int64_t part_until;
+    int flap;            /* partitions short and frequent */
     int32_t leader_term; /* term of the last leader seen */
     int change_eager;    /* that leader makes a change as soon as it may */
     int64_t down_max;    /* longest time a crashed node stays down */
