@@ -42,11 +42,15 @@
 # 0/1: the same requests, with a producer id, epoch and sequences, 8 in
 # flight either way) acks=1 and -1, 1 and 16 partitions; librdkafka
 # (rdk_perf, enable.idempotence=false/true, acks=all, which idempotence
-# requires; librdkafka then also keeps at most 5 requests in flight) 1 and
-# 16 partitions. Every load runs for BENCH_SECONDS (4 here); both brokers
+# requires; librdkafka then also keeps at most 5 requests in flight, so a
+# third run each repetition has idempotence off with
+# max.in.flight.requests.per.connection=5, the cap alone) 1 and 16
+# partitions. Every load runs for BENCH_SECONDS (4 here); both brokers
 # get log.segment.bytes=64 MiB and log.retention.bytes=256 MiB per
-# partition, so the repetitions do not fill the disk. Writes
-# BUILD_DIR/bench-idempotence.md; about 12 minutes.
+# partition, so the repetitions do not fill the disk. BENCH_IDEM_LOADS
+# (p1a1 p16a1 p1aall p16aall rdk1 rdk16: loadgen acks=1 / -1 over 1 / 16
+# partitions, librdkafka over 1 / 16) and BENCH_IDEM_BROKERS (brook kafka)
+# choose a subset. Writes BUILD_DIR/bench-idempotence.md; about 15 minutes.
 #
 # Writes the tables to stdout and BUILD_DIR/bench-broker.md. Every step is
 # bounded (loadgen and rdk_perf by their own clocks, everything by timeout);
@@ -157,10 +161,12 @@ stop_pid() {
 # ------------------------------------------------------- idempotence mode
 IDEM_PROPS=(log.segment.bytes=67108864 log.retention.bytes=268435456
     log.retention.check.interval.ms=5000)
+IDEM_LOADS=${BENCH_IDEM_LOADS:-p1a1 p16a1 p1aall p16aall rdk1 rdk16}
+IDEM_BROKERS=${BENCH_IDEM_BROKERS:-brook kafka}
 
 # idem_loads BROKER: every load off and on, BENCH_REPS times (see the top).
 idem_loads() {
-    local b=$1 r x order name topic parts acks c0 out t
+    local b=$1 r x order rorder name topic parts acks c0 out t
     for t in i1:1 i16:16 r1:1 r16:16; do
         lg "create.${t%%:*}" "$b" --topic "${t%%:*}" --partitions "${t##*:}" create
     done
@@ -168,11 +174,12 @@ idem_loads() {
     lg warm.off "$b" --topic i16 --partitions 16 --seconds 3 --max-mib 512 produce
     lg warm.on "$b" --topic i16 --partitions 16 --seconds 3 --max-mib 512 --idempotent 1 produce
     for ((r = 1; r <= REPS; r++)); do
-        order="0 1"
-        ((r % 2 == 0)) && order="1 0"
+        order="0 1" rorder="0 1 2"
+        ((r % 2 == 0)) && order="1 0" rorder="2 1 0"
         log "$b: repetition $r of $REPS (idempotence $order)"
         for t in p1a1:i1:1:1 p16a1:i16:16:1 p1aall:i1:1:-1 p16aall:i16:16:-1; do
             IFS=: read -r name topic parts acks <<<"$t"
+            [[ " $IDEM_LOADS " == *" $name "* ]] || continue
             for x in $order; do
                 settle
                 c0=$(cpu_ticks "${PID[$b]}")
@@ -181,14 +188,16 @@ idem_loads() {
                 put "$b.idem.$name.$x.$r.cpu" "$(($(cpu_ticks "${PID[$b]}") - c0))"
             done
         done
+        # librdkafka: 0 off, 1 on, 2 off with at most 5 requests in flight
         for t in rdk1:r1:1 rdk16:r16:16; do
             IFS=: read -r name topic parts <<<"$t"
-            for x in $order; do
+            [[ " $IDEM_LOADS " == *" $name "* ]] || continue
+            for x in $rorder; do
                 settle
                 c0=$(cpu_ticks "${PID[$b]}")
                 out=$WORK/$b.idem.$name.$x.$r.out
                 timeout 90 "$RDK" produce "127.0.0.1:${PORT[$b]}" "$topic" "$parts" all 100000000 \
-                    "$SECS" "$x" >"$out" 2>"$out.err" ||
+                    "$SECS" "$((x == 1))" "$((x == 2 ? 5 : 0))" >"$out" 2>"$out.err" ||
                     put "$b.idem.$name.$x.$r.err" "$(why "$out.err") $(val "$out" first_error)"
                 put "$b.idem.$name.$x.$r.cpu" "$(($(cpu_ticks "${PID[$b]}") - c0))"
                 while IFS='=' read -r k v; do put "$b.idem.$name.$x.$r.$k" "$v"; done <"$out"
@@ -199,7 +208,9 @@ idem_loads() {
 
 if [[ $MODE == idempotence ]]; then
     port=$(kafka_free_port)
-    if start_brook brook "$port" "${IDEM_PROPS[@]}"; then
+    if [[ " $IDEM_BROKERS " != *" brook "* ]]; then
+        put brook.missing "not run (BENCH_IDEM_BROKERS)"
+    elif start_brook brook "$port" "${IDEM_PROPS[@]}"; then
         PORT[brook]=$port; PID[brook]=$BROOK_PID
         idem_loads brook
         stop_pid "$BROOK_PID"
@@ -208,7 +219,9 @@ if [[ $MODE == idempotence ]]; then
         put brook.missing "brookd did not start: $(why "$WORK/brook/brookd.log")"
     fi
     rm -rf "$WORK/brook/data"
-    if kafka_install >"$WORK/kafka-install.out" 2>&1; then
+    if [[ " $IDEM_BROKERS " != *" kafka "* ]]; then
+        put kafka.missing "not run (BENCH_IDEM_BROKERS)"
+    elif kafka_install >"$WORK/kafka-install.out" 2>&1; then
         port=$(kafka_free_port)
         KAFKA_DIRS+=("$WORK/kafka")
         if KAFKA_EXTRA_PROPS=$(printf '%s\n' num.partitions=16 "${IDEM_PROPS[@]}") KAFKA_LOG_LEVEL=WARN \

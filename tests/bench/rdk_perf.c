@@ -3,13 +3,14 @@
  * linger and batch sizes), compression off, idempotence off (the default)
  * unless asked for.
  *
- *   rdk_perf produce BROKER TOPIC PARTITIONS ACKS RECORDS [SECONDS [IDEMPOTENT]]
+ *   rdk_perf produce BROKER TOPIC PARTITIONS ACKS RECORDS [SECONDS [IDEMPOTENT [INFLIGHT]]]
  *       RECORDS values of 1 KiB spread round-robin over partitions
  *       0..PARTITIONS-1; stops early after SECONDS (default 30). Time runs
  *       from the first produce to the last delivery report. IDEMPOTENT 1
  *       sets enable.idempotence=true (librdkafka then requires ACKS all and
  *       caps max.in.flight.requests.per.connection at 5; otherwise both
- *       stay at librdkafka's defaults).
+ *       stay at librdkafka's defaults); INFLIGHT > 0 sets
+ *       max.in.flight.requests.per.connection.
  *   rdk_perf consume BROKER TOPIC PARTITIONS [SECONDS]
  *       the simple (group-less) consumer from the beginning of each
  *       partition to its high watermark at start, at most SECONDS (30).
@@ -45,13 +46,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *broker, const char *acks,
-                          int idempotent) {
-    char err[512];
+                          int idempotent, int inflight) {
+    char err[512], n[16];
+    snprintf(n, sizeof n, "%d", inflight);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", broker, err, sizeof err) ||
         rd_kafka_conf_set(conf, "client.id", "brook-rdk-perf", err, sizeof err) ||
         (acks && rd_kafka_conf_set(conf, "acks", acks, err, sizeof err)) ||
         (idempotent && rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err)) ||
+        (inflight > 0 &&
+         rd_kafka_conf_set(conf, "max.in.flight.requests.per.connection", n, err, sizeof err)) ||
         (type == RD_KAFKA_PRODUCER &&
          rd_kafka_conf_set(conf, "queue.buffering.max.kbytes", "262144", err, sizeof err))) {
         fprintf(stderr, "rdk_perf: %s\n", err);
@@ -67,8 +71,8 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *broker, const char *
 }
 
 static int produce(const char *broker, const char *topic, int parts, const char *acks, long records,
-                   double seconds, int idempotent) {
-    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, broker, acks, idempotent);
+                   double seconds, int idempotent, int inflight) {
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, broker, acks, idempotent, inflight);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     static char value[VALUE_BYTES];
     for (size_t i = 0; i < sizeof value; i++)
@@ -92,8 +96,9 @@ static int produce(const char *broker, const char *topic, int parts, const char 
     }
     rd_kafka_flush(rk, 60000);
     double el = now_s() - t0;
-    printf("idempotent=%d\nrecords=%llu\nbytes=%llu\nerrors=%llu\nseconds=%.3f\nmbps=%.1f\n",
-           idempotent, delivered, delivered * VALUE_BYTES, failed, el,
+    printf("idempotent=%d\ninflight=%d\nrecords=%llu\nbytes=%llu\nerrors=%llu\nseconds=%.3f\n"
+           "mbps=%.1f\n",
+           idempotent, inflight, delivered, delivered * VALUE_BYTES, failed, el,
            (double)(delivered * VALUE_BYTES) / el / 1e6);
     if (failed) printf("first_error=%s\n", rd_kafka_err2name(first_err));
     rd_kafka_topic_destroy(rkt);
@@ -102,7 +107,7 @@ static int produce(const char *broker, const char *topic, int parts, const char 
 }
 
 static int consume(const char *broker, const char *topic, int parts, double seconds) {
-    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, broker, NULL, 0);
+    rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, broker, NULL, 0, 0);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     static int64_t high[MAX_PARTS], pos[MAX_PARTS];
@@ -159,7 +164,8 @@ int main(int argc, char **argv) {
         int parts = atoi(argv[4]);
         if (parts < 1 || parts > MAX_PARTS) return 2;
         return produce(argv[2], argv[3], parts, argv[5], atol(argv[6]),
-                       argc > 7 ? atof(argv[7]) : 30, argc > 8 ? atoi(argv[8]) : 0);
+                       argc > 7 ? atof(argv[7]) : 30, argc > 8 ? atoi(argv[8]) : 0,
+                       argc > 9 ? atoi(argv[9]) : 0);
     }
     if (argc >= 5 && !strcmp(argv[1], "consume")) {
         int parts = atoi(argv[4]);
@@ -167,7 +173,8 @@ int main(int argc, char **argv) {
         return consume(argv[2], argv[3], parts, argc > 5 ? atof(argv[5]) : 30);
     }
     fprintf(stderr,
-            "usage: rdk_perf produce BROKER TOPIC PARTITIONS ACKS RECORDS [SECONDS [IDEMPOTENT]]\n"
+            "usage: rdk_perf produce BROKER TOPIC PARTITIONS ACKS RECORDS [SECONDS [IDEMPOTENT "
+            "[INFLIGHT]]]\n"
             "       rdk_perf consume BROKER TOPIC PARTITIONS [SECONDS]\n");
     return 2;
 }
