@@ -91,24 +91,41 @@ int bk_cg_assign_uniform(const bk_cga_topic *topics, int ntopics, bk_cga_member 
         s[i].owner = m;
         count[m]++;
     }
-    /* Balance: move a partition from its owner to an eligible member with
-     * at least two fewer. The sum of squared counts falls with every move,
-     * so this ends; the last partitions move first so the earliest stay. */
-    bool moved = true;
-    while (moved) {
-        moved = false;
-        for (int i = ns - 1; i >= 0; i--) {
-            int a = s[i].owner;
-            if (a < 0) continue;
+    /* Balance: always from the most loaded member that has a partition an
+     * eligible member with at least two fewer can take, to that member.
+     * Every partition that moves leaves a member above its share for one
+     * below it, so a member joining takes only what it needs and nobody
+     * else trades (moving between two existing members costs a revocation
+     * and a heartbeat more). The sum of squared counts falls with every
+     * move, so this ends. */
+    bool *stuck = calloc((size_t)(nmembers ? nmembers : 1), sizeof *stuck);
+    if (!stuck) {
+        free(count);
+        free(s);
+        return BK_ENOMEM;
+    }
+    for (;;) {
+        int r = -1;
+        for (int m = 0; m < nmembers; m++)
+            if (!stuck[m] && (r < 0 || count[m] > count[r])) r = m;
+        if (r < 0) break;
+        bool moved = false;
+        for (int i = ns - 1; i >= 0 && !moved; i--) {
+            if (s[i].owner != r) continue;
             int m = least_loaded(members, nmembers, count, s[i].topic);
-            if (m >= 0 && count[a] > count[m] + 1) {
+            if (m >= 0 && count[r] > count[m] + 1) {
                 s[i].owner = m;
-                count[a]--;
+                count[r]--;
                 count[m]++;
                 moved = true;
             }
         }
+        if (moved)
+            memset(stuck, 0, (size_t)nmembers * sizeof *stuck);
+        else
+            stuck[r] = true; /* nothing of r can go: try the next richest */
     }
+    free(stuck);
     rc = fill_outputs(topics, s, ns, members, nmembers);
     free(count);
     free(s);

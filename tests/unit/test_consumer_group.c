@@ -3,6 +3,7 @@
  * epoch 0, a second member gets a share only after the first revoked it,
  * no partition owned twice, epoch fencing, leave, session expiry, the
  * uniform and range assignors, regex subscriptions, OffsetCommit checks. */
+#include <stdio.h>
 #include <string.h>
 
 #include "server/coord/consumer.h"
@@ -295,6 +296,62 @@ START_TEST(test_assignors) {
         bk_cgset_free(&out[i]);
     bk_cgset_free(&prev[0]);
     bk_cgset_free(&prev[1]);
+}
+END_TEST
+
+/* Uniform, 20 members with 5 of 100 partitions each: a 21st joins and takes
+ * exactly 4, each from a member that had 5, and nobody else trades; then
+ * one leaves and only its partitions move. */
+START_TEST(test_uniform_minimal_moves) {
+    enum { NM = 21, NP = 100 };
+    bk_cga_topic t = {{{9}}, NP};
+    bool sub[1] = {true};
+    static bk_cgset prev[NM], out[NM];
+    static char ids[NM][8];
+    bk_cga_member ms[NM];
+    for (int m = 0; m < NM; m++) {
+        prev[m] = out[m] = (bk_cgset){0};
+        snprintf(ids[m], sizeof ids[m], m < 20 ? "m%02d" : "zz", m);
+        if (m < 20)
+            for (int p = 0; p < 5; p++)
+                ck_assert_int_eq(bk_cgset_add(&prev[m], &t.id, m * 5 + p), 0);
+        ms[m] = (bk_cga_member){ids[m], sub, &prev[m], &out[m]};
+    }
+    ck_assert_int_eq(bk_cg_assign_uniform(&t, 1, ms, NM), 0);
+    int moved = 0;
+    for (int m = 0; m < 20; m++) {
+        ck_assert(out[m].n == 4 || out[m].n == 5);
+        for (int i = 0; i < out[m].n; i++) /* kept only its own */
+            ck_assert(bk_cgset_has(&prev[m], &out[m].v[i].topic, out[m].v[i].partition));
+        moved += 5 - out[m].n;
+    }
+    ck_assert_int_eq(out[20].n, 4);
+    ck_assert_int_eq(moved, 4);
+    /* m03 leaves: its partitions go to members below 5, no one else moves. */
+    bk_cga_member left[NM - 1];
+    int k = 0;
+    for (int m = 0; m < NM; m++) {
+        if (m == 3) continue;
+        bk_cgset_copy(&prev[m], &out[m]);
+        left[k++] = (bk_cga_member){ids[m], sub, &prev[m], &out[m]};
+    }
+    int had3 = out[3].n;
+    ck_assert_int_eq(bk_cg_assign_uniform(&t, 1, left, NM - 1), 0);
+    int total = 0, gained = 0;
+    for (int i = 0; i < NM - 1; i++) {
+        ck_assert(left[i].out->n == 5);
+        total += left[i].out->n;
+        for (int j = 0; j < left[i].prev->n; j++)
+            ck_assert(
+                bk_cgset_has(left[i].out, &left[i].prev->v[j].topic, left[i].prev->v[j].partition));
+        gained += left[i].out->n - left[i].prev->n;
+    }
+    ck_assert_int_eq(total, NP);
+    ck_assert_int_eq(gained, had3);
+    for (int m = 0; m < NM; m++) {
+        bk_cgset_free(&prev[m]);
+        bk_cgset_free(&out[m]);
+    }
 }
 END_TEST
 
@@ -672,6 +729,7 @@ static Suite *consumer_group_suite(void) {
     tcase_add_test(tc, test_join_share_leave);
     tcase_add_test(tc, test_session_expiry);
     tcase_add_test(tc, test_assignors);
+    tcase_add_test(tc, test_uniform_minimal_moves);
     tcase_add_test(tc, test_regex_and_validation);
     tcase_add_test(tc, test_random_churn);
     tcase_add_test(tc, test_regex_re2);
