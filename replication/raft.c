@@ -127,7 +127,8 @@ int bk_raft_init(bk_raft *r, const bk_raft_config *cfg, const bk_raft_restore *r
     if (cfg->n_members < 1 || cfg->n_members > BK_RAFT_NODES_MAX || cfg->election_ticks < 2 ||
         cfg->heartbeat_ticks < 1 || cfg->heartbeat_ticks >= cfg->election_ticks ||
         cfg->inflight_max < 1 || cfg->inflight_max > BK_RAFT_INFLIGHT_MAX ||
-        cfg->inflight_offsets_max < 1 || cfg->append_offsets_max < 1)
+        cfg->inflight_offsets_max < 1 || cfg->append_offsets_max < 1 ||
+        cfg->inflight_offsets_max > INT32_MAX || cfg->append_offsets_max > INT32_MAX)
         return BK_EINVAL;
     memset(r, 0, sizeof(*r));
     r->cfg = *cfg;
@@ -142,8 +143,9 @@ int bk_raft_init(bk_raft *r, const bk_raft_config *cfg, const bk_raft_restore *r
     r->leader = BK_RAFT_NONE;
     r->transfer_to = BK_RAFT_NONE;
     if (rs) {
-        if (rs->term < 0 || rs->log_start < 0 || rs->log_end < rs->log_start || rs->n_hist < 0 ||
-            rs->n_hist > BK_RAFT_HIST_MAX || rs->start_term < 0 || rs->start_term > rs->term)
+        if (rs->term < 0 || rs->term > BK_RAFT_TERM_MAX || rs->log_start < 0 ||
+            rs->log_end < rs->log_start || rs->n_hist < 0 || rs->n_hist > BK_RAFT_HIST_MAX ||
+            rs->start_term < 0 || rs->start_term > rs->term)
             return BK_EINVAL;
         r->term = rs->term;
         r->vote = rs->vote;
@@ -209,6 +211,8 @@ static int msg_sane(const bk_raft *r, const bk_raft_msg *m) {
         m->prev_term < 0 || m->hint_term < 0)
         return 0;
     if (m->n_entries > 0 && !m->entries) return 0;
+    /* A term no group reaches: adopting it would overflow the next election's. */
+    if (m->term > BK_RAFT_TERM_MAX) return 0;
     /* A candidate's last entry cannot be of a term above the one it asks
      * for (it would look more up to date than any log). */
     if ((m->type == BK_RAFT_MSG_PREVOTE || m->type == BK_RAFT_MSG_VOTE) && m->log_term > m->term)

@@ -44,6 +44,7 @@
 #define BK_RAFT_OUT_MSGS_MAX 48 /* messages per call */
 #define BK_RAFT_OUT_ACTS_MAX 4  /* log changes per call */
 #define BK_RAFT_NONE         (-1)
+#define BK_RAFT_TERM_MAX     (INT32_MAX / 2) /* no real group gets there: larger is nonsense */
 
 typedef enum bk_raft_role {
     BK_RAFT_FOLLOWER = 0,

@@ -38,6 +38,7 @@ static int count_bits(uint32_t v) {
  * vote for itself: its votes come from its newest membership's voters.
  */
 int bk_raft__can_campaign(const bk_raft *r) {
+    if (r->term >= BK_RAFT_TERM_MAX) return 0; /* the next term would pass the limit */
     if (bk_raft__is_voter(r, r->cfg.self)) return 1;
     if (r->commit > r->conf_offset) return 0;
     for (int i = 0; i < r->prev_conf.n; i++)

@@ -368,6 +368,34 @@ START_TEST(test_negative_sender_ignored) {
 }
 END_TEST
 
+/* A term no real group reaches is nonsense: adopting INT32_MAX would
+ * overflow the next election's term (undefined behaviour). Such messages
+ * are ignored, a replica at the limit no longer campaigns, and a durable
+ * state above it is refused. */
+START_TEST(test_huge_term_ignored) {
+    bk_raft r;
+    start(&r, 2, 3, 1, 0, NULL, 0);
+    int32_t terms[] = {INT32_MAX, BK_RAFT_TERM_MAX + 1};
+    for (size_t i = 0; i < sizeof(terms) / sizeof(terms[0]); i++) {
+        bk_raft_msg m = reply(BK_RAFT_MSG_HEARTBEAT, 1, 2, terms[i]);
+        bk_raft_step(&r, &m, &out);
+        ck_assert_int_eq(r.term, 1);
+        ck_assert_int_eq(out.n_msgs, 0);
+    }
+    bk_raft_msg m = reply(BK_RAFT_MSG_HEARTBEAT, 1, 2, BK_RAFT_TERM_MAX);
+    bk_raft_step(&r, &m, &out);
+    ck_assert_int_eq(r.term, BK_RAFT_TERM_MAX);
+    for (int i = 0; i < 100; i++) {
+        bk_raft_tick(&r, &out);
+        ck_assert_int_eq(r.role, BK_RAFT_FOLLOWER);
+        ck_assert_int_eq(r.term, BK_RAFT_TERM_MAX);
+    }
+    bk_raft_config c = config(2, 3, 0);
+    bk_raft_restore rs = {.term = BK_RAFT_TERM_MAX + 1, .vote = BK_RAFT_NONE};
+    ck_assert_int_eq(bk_raft_init(&r, &c, &rs), BK_EINVAL);
+}
+END_TEST
+
 START_TEST(test_garbage_never_crashes) {
     unsigned long long seed = 7;
     bk_raft_entry ents[8];
@@ -383,6 +411,7 @@ START_TEST(test_garbage_never_crashes) {
             m.from = (int32_t)(bk_test_rand(&seed) % 6) - 1;
             m.to = (x >> 8) % 8 ? 1 : 2;
             m.term = (int32_t)(bk_test_rand(&seed) % 6) - 1;
+            if (x % 97 == 0) m.term = INT32_MAX - (int32_t)(x % 3);
             m.ok = (uint8_t)((x >> 12) & 1);
             m.transfer = (uint8_t)((x >> 13) & 1);
             int64_t span = (x >> 16) % 2 ? 40 : INT64_MAX / 2;
@@ -532,6 +561,7 @@ static Suite *raft_replicate_suite(void) {
     tcase_add_test(tc, test_snapshot_below_log_start);
     tcase_add_test(tc, test_entries_with_a_falling_term_ignored);
     tcase_add_test(tc, test_negative_sender_ignored);
+    tcase_add_test(tc, test_huge_term_ignored);
     tcase_add_test(tc, test_garbage_never_crashes);
     tcase_add_test(tc, test_match_lost_in_a_crash);
     tcase_add_test(tc, test_stalled_appends_resent);
