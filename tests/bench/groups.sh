@@ -27,8 +27,9 @@
 # Both brokers run with group.initial.rebalance.delay.ms=0 (kafka.sh sets it
 # for Kafka) and the same group.coordinator.rebalance.protocols,
 # group.consumer.assignors and group.consumer.*heartbeat.interval.ms (see
-# broker_props). Neither fsyncs an offset commit: brook appends to
-# __consumer_offsets as Kafka does with its default flush settings.
+# broker_props). brook answers an offset commit once its record is
+# fdatasync'd; Kafka, with its default flush settings, once it is appended
+# (written to the page cache).
 #
 #   tests/bench/groups.sh [BUILD_DIR]       (BUILD_DIR default: build)
 #
@@ -225,7 +226,7 @@ cell() { echo "${R[$1]:-n/a}"; }
     echo
     echo "## Offset commits (synchronous OffsetCommit, one partition each), ${SECS} s"
     echo
-    echo "Kafka 4.0's group coordinator holds appends to __consumer_offsets for group.coordinator.append.linger.ms (default 5 ms) to batch them; brook appends each commit at once. Neither fsyncs a commit."
+    echo "Kafka 4.0's group coordinator holds appends to __consumer_offsets for group.coordinator.append.linger.ms (default 5 ms) to batch them; brook appends each commit at once and answers once it is fdatasync'd (commits arriving meanwhile share the flush); Kafka answers without fsync."
     echo
     echo "| committers | broker | commits/s | latency p50 / p99 (µs) |"
     echo "| ---: | --- | ---: | ---: |"
