@@ -88,7 +88,13 @@ void bk_raft__become_follower(bk_raft *r, int32_t term, int32_t leader, bk_raft_
 #endif
         r->verified_end = 0;
     }
+    /* Within a term there is one leader and its log only grows, so what
+     * was verified against it stays verified when this node comes back
+     * to it from a pre-vote (leader unknown in between): dropping it
+     * would leave the commit behind until the next append. */
+#ifdef BK_RAFT_BUG_PREVOTE_FORGETS_VERIFIED
     if (leader != r->leader) r->verified_end = 0;
+#endif
     r->role = BK_RAFT_FOLLOWER;
     r->leader = leader;
     r->transfer_to = BK_RAFT_NONE;

@@ -548,6 +548,35 @@ START_TEST(test_restarted_follower_commit_waits_for_append) {
 }
 END_TEST
 
+/* A follower that missed heartbeats for an election timeout runs a
+ * pre-vote and, refused, follows the same leader again in the same term.
+ * What it verified against that leader still matches (a leader's log
+ * only grows within its term): heartbeats must go on advancing its
+ * commit. (It lost the prefix before, and a leader that knew the follower
+ * caught up sent it nothing but heartbeats: its commit stayed behind.) */
+START_TEST(test_prevote_keeps_verified_prefix) {
+    bk_raft f;
+    bk_raft_entry hist[] = {{.base = 0, .last = 0, .term = 1}};
+    start(&f, 2, 3, 1, 10, hist, 1);
+    bk_raft_msg m = reply(BK_RAFT_MSG_APPEND, 1, 2, 1);
+    m.prev_end = 10;
+    m.prev_term = 1;
+    m.to_end = 10;
+    m.commit = 4;
+    bk_raft_step(&f, &m, &out);
+    ck_assert_int_eq(f.commit, 4);
+    tick_until(&f, BK_RAFT_PRECANDIDATE, 100);
+    ck_assert_int_eq(f.role, BK_RAFT_PRECANDIDATE);
+    ck_assert_int_eq(f.term, 1);
+    bk_raft_msg hb = reply(BK_RAFT_MSG_HEARTBEAT, 1, 2, 1);
+    hb.commit = 10;
+    bk_raft_step(&f, &hb, &out);
+    ck_assert_int_eq(f.role, BK_RAFT_FOLLOWER);
+    ck_assert_int_eq(f.leader, 1);
+    ck_assert_int_eq(f.commit, 10);
+}
+END_TEST
+
 static Suite *raft_replicate_suite(void) {
     Suite *s = suite_create("raft_replicate");
     TCase *tc = tcase_create("replicate");
@@ -566,6 +595,7 @@ static Suite *raft_replicate_suite(void) {
     tcase_add_test(tc, test_match_lost_in_a_crash);
     tcase_add_test(tc, test_stalled_appends_resent);
     tcase_add_test(tc, test_restarted_follower_commit_waits_for_append);
+    tcase_add_test(tc, test_prevote_keeps_verified_prefix);
     suite_add_tcase(s, tc);
     return s;
 }
