@@ -48,6 +48,7 @@ static void faults(sim *s) {
 
 static void heal(sim *s) {
     s->healed = 1;
+    s->mute = -1;
     memset(s->blocked, 0, sizeof(s->blocked));
     s->part_until = 0;
     s->loss_pct = s->dup_pct = s->crash_pct = s->part_pct = s->slow_pct = 0;
@@ -213,12 +214,20 @@ void sim_begin(sim *s, const sim_opts *o, sim_stats *st, char *why, size_t why_l
     /* 40% of the seeds follow Figure 8's pattern (below), with 3 or 5
      * voters; the others have 2 to 5 (even counts too). */
     int fig8 = o->faults && pct(s, 40);
-    s->n_voters = o->n_nodes ? o->n_nodes : fig8 ? (pct(s, 50) ? 3 : 5) : (int)rnd_in(s, 2, 5);
-    int learner = o->learner >= 0 ? o->learner : pct(s, 30);
+    /* 2% steer their faults into single-server changes' trap (sim_scenario.c). */
+    s->mute = s->sc_l2 = -1;
+    s->scenario = o->faults && !fig8 && !s->world && !o->n_nodes && o->learner < 0 &&
+                  o->spare < 0 && pct(s, 3);
+    s->n_voters = o->n_nodes    ? o->n_nodes
+                  : fig8        ? (pct(s, 50) ? 3 : 5)
+                  : s->scenario ? 4
+                                : (int)rnd_in(s, 2, 5);
+    int learner = o->learner >= 0 ? o->learner : s->scenario || pct(s, 30);
     /* With membership changes, one more node that is not a member at
      * first, to be added later. */
-    int spare =
-        o->spare >= 0 ? o->spare : o->faults && s->n_voters + learner < SIM_NODES_MAX && pct(s, 50);
+    int spare = o->spare >= 0 ? o->spare
+                : s->scenario ? 0
+                              : o->faults && s->n_voters + learner < SIM_NODES_MAX && pct(s, 50);
     s->n = s->n_voters + learner + spare;
     s->cfg = (bk_raft_config){.n_members = s->n_voters + learner,
                               .election_ticks = 10,
@@ -258,6 +267,16 @@ void sim_begin(sim *s, const sim_opts *o, sim_stats *st, char *why, size_t why_l
         s->transfer_pct = (int)rnd_in(s, 0, 2);
         s->change_pct = (int)rnd_in(s, 0, 2);
         s->down_max = 400;
+        /* A node whose clock (or process: pauses, a starved CPU) runs
+         * several times slower than the others. */
+        if (pct(s, 15)) s->nodes[rnd_in(s, 0, s->n - 1)].tick_period = rnd_in(s, 30, 60);
+        if (s->scenario) { /* the script draws the faults; the network is clean and quick */
+            s->loss_pct = s->dup_pct = s->crash_pct = s->part_pct = s->slow_pct = 0;
+            s->retain_pct = s->transfer_pct = s->change_pct = s->flap = 0;
+            s->delay_max = (int)rnd_in(s, 1, 3);
+            for (int i = 0; i < s->n; i++)
+                s->nodes[i].disk_max = rnd_in(s, 1, 5);
+        }
         if (fig8) {
             /* Figure 8 of the dissertation's chapter 3 wants a quick
              * sequence of leaders that each reach only part of the group:
@@ -297,6 +316,8 @@ int sim_unit(sim *s) {
     const sim_opts *o = &s->o;
     if (s->world && s->group > 0)
         sim_follow(s);
+    else if (s->scenario && !s->healed)
+        sim_scenario_step(s);
     else if (o->faults && !s->healed)
         faults(s);
     if (s->now == o->fault_time) heal(s);

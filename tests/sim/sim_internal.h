@@ -47,7 +47,11 @@ typedef struct sim {
     int loss_pct, dup_pct, delay_max, crash_pct, part_pct, slow_pct, retain_pct, transfer_pct,
         change_pct;
     int64_t part_until;
-    int flap;            /* partitions short and frequent */
+    int flap; /* partitions short and frequent */
+    int mute; /* a node that loses every append, heartbeat and snapshot (-1: none) */
+    /* sim_scenario.c: a seed that steers its faults (0: none) */
+    int scenario, sc_phase, sc_l1, sc_l2, sc_x;
+    int64_t sc_t;
     int32_t leader_term; /* term of the last leader seen */
     int change_eager;    /* that leader makes a change as soon as it may */
     int64_t down_max;    /* longest time a crashed node stays down */
@@ -91,6 +95,9 @@ int sim_end(sim *s);
 void sim_follow(sim *s);                          /* a group's nodes do what group 0's do */
 void sim_world_crash(sim *s, sim_node *nd);       /* a crash in any group crashes the node */
 int sim_world_hold(sim *s, const bk_raft_msg *m); /* 1: held for a coalesced frame */
+
+/* sim_scenario.c */
+void sim_scenario_step(sim *s);
 
 /* sim_check.c */
 void sim_fail(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -219,7 +219,11 @@ static void send(sim *s, sim_node *from, const bk_raft_msg *m) {
     if (s->world && sim_world_hold(s, m)) return;
     s->st->net_msgs++;
     s->st->hb_net += m->type == BK_RAFT_MSG_HEARTBEAT || m->type == BK_RAFT_MSG_HEARTBEAT_RESP;
-    if (!to || s->blocked[from - s->nodes][to - s->nodes] || (s->loss_pct && pct(s, s->loss_pct))) {
+    int muted = s->mute >= 0 && to == &s->nodes[s->mute] &&
+                (m->type == BK_RAFT_MSG_APPEND || m->type == BK_RAFT_MSG_HEARTBEAT ||
+                 m->type == BK_RAFT_MSG_SNAPSHOT);
+    if (!to || muted || s->blocked[from - s->nodes][to - s->nodes] ||
+        (s->loss_pct && pct(s, s->loss_pct))) {
         s->st->dropped++;
         return;
     }
