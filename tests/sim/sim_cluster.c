@@ -269,7 +269,7 @@ void sim_begin(sim *s, const sim_opts *o, sim_stats *st, char *why, size_t why_l
         s->down_max = 400;
         /* A node whose clock (or process: pauses, a starved CPU) runs
          * several times slower than the others. */
-        if (pct(s, 15)) s->nodes[rnd_in(s, 0, s->n - 1)].tick_period = rnd_in(s, 30, 60);
+        if (!fig8 && pct(s, 30)) s->nodes[rnd_in(s, 0, s->n - 1)].tick_period = rnd_in(s, 30, 100);
         if (s->scenario) { /* the script draws the faults; the network is clean and quick */
             s->loss_pct = s->dup_pct = s->crash_pct = s->part_pct = s->slow_pct = 0;
             s->retain_pct = s->transfer_pct = s->change_pct = s->flap = 0;
