@@ -307,11 +307,14 @@ START_TEST(test_uniform_minimal_moves) {
     bk_cga_topic t = {{{9}}, NP};
     bool sub[1] = {true};
     static bk_cgset prev[NM], out[NM];
-    static char ids[NM][8];
+    static char ids[NM][16];
     bk_cga_member ms[NM];
     for (int m = 0; m < NM; m++) {
         prev[m] = out[m] = (bk_cgset){0};
-        snprintf(ids[m], sizeof ids[m], m < 20 ? "m%02d" : "zz", m);
+        if (m < 20)
+            snprintf(ids[m], sizeof ids[m], "m%02d", m % 100);
+        else
+            snprintf(ids[m], sizeof ids[m], "zz");
         if (m < 20)
             for (int p = 0; p < 5; p++)
                 ck_assert_int_eq(bk_cgset_add(&prev[m], &t.id, m * 5 + p), 0);
