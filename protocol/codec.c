@@ -230,6 +230,10 @@ static int decode_tagged(const bk_struct *sd, int v, bk_rd *rd, bk_arena *arena,
     /* Each entry takes at least two bytes (tag, size). */
     if (n > bk_rd_left(rd) / 2) return BK_ETRUNC;
     bk_tags *unknown = tags_of(out, sd);
+    /* A struct decoded again (its tagged field sent twice) already holds
+     * unknown tags: new ones go after them, in room made for both. */
+    int32_t had = unknown->count > 0 ? unknown->count : 0;
+    bool fresh = false;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t tag = bk_rd_uvarint(rd);
         uint32_t size = bk_rd_uvarint(rd);
@@ -238,15 +242,22 @@ static int decode_tagged(const bk_struct *sd, int v, bk_rd *rd, bk_arena *arena,
         const bk_field *f = find_tag(sd, v, tag);
         if (f) {
             /* Like Kafka, a known tag's value is read from its own bytes; any
-             * bytes it leaves are a newer writer's extension and ignored. */
+             * bytes it leaves are a newer writer's extension and ignored. A
+             * tag sent twice: the last one wins, a struct whole. */
+            if (f->type == BK_FT_STRUCT && !f->is_array && !f->is_ptr)
+                bk_struct_init(f->sub, member(out, f));
             bk_rd sub = bk_rd_init(data, size);
             int err = decode_field(f, v, true, &sub, arena, out);
             if (err) return err;
             continue;
         }
-        if (!unknown->items) {
-            unknown->items = bk_arena_alloc(arena, (size_t)n * sizeof(bk_tag_raw));
-            if (!unknown->items) return BK_ENOMEM;
+        if (!fresh) {
+            bk_tag_raw *items = bk_arena_alloc(arena, ((size_t)had + n) * sizeof(bk_tag_raw));
+            if (!items) return BK_ENOMEM;
+            if (had) memcpy(items, unknown->items, (size_t)had * sizeof(bk_tag_raw));
+            unknown->items = items;
+            unknown->count = had;
+            fresh = true;
         }
         unknown->items[unknown->count++] = (bk_tag_raw){tag, {data, (int32_t)size}};
     }
