@@ -202,15 +202,15 @@ void bk_coord_downgrade(bk_broker *b, bk_cgroup *cg) {
         int16_t ver = 0;
         if (c->nprotos && c->protos[0].len >= 2)
             ver = (int16_t)((c->protos[0].meta[0] << 8) | c->protos[0].meta[1]);
+        if (ver < 0) ver = 0;
+        if (ver > 3) ver = 3;
         bk_wr w;
         bk_wr_init(&w, 64);
-        if (!bk_coord_assignment_bytes(b, &m->target,
-                                       ver < 0   ? 0
-                                       : ver > 3 ? 3
-                                                 : ver,
-                                       &w) &&
-            (gm->assignment = malloc(w.len)))
-            memcpy(gm->assignment, w.buf, w.len), gm->assignment_len = (int32_t)w.len;
+        if (!bk_coord_assignment_bytes(b, &m->target, ver, &w) &&
+            (gm->assignment = malloc(w.len))) {
+            memcpy(gm->assignment, w.buf, w.len);
+            gm->assignment_len = (int32_t)w.len;
+        }
         bk_wr_free(&w);
     }
     const char *proto = bk_group_select_protocol(g);
