@@ -547,7 +547,7 @@ static int16_t set_regex(bk_cgmember *m, const char *regex) {
     return 0;
 }
 
-static int16_t validate(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out) {
+int16_t bk_cgroups_validate(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out) {
     if (!rq->group_id || !rq->group_id[0])
         return fail(out, BK_KERR_INVALID_REQUEST, "GroupId can't be empty.");
     if (rq->instance_id && !rq->instance_id[0])
@@ -709,7 +709,7 @@ static void leave(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out, int
 void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out,
                           int64_t now_ms) {
     memset(out, 0, sizeof *out);
-    if (validate(cgs, rq, out)) return;
+    if (bk_cgroups_validate(cgs, rq, out)) return;
     if (rq->member_epoch < 0) {
         leave(cgs, rq, out, now_ms);
         return;

@@ -184,6 +184,10 @@ typedef struct bk_cghb_resp {
 
 void bk_cgroups_heartbeat(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out,
                           int64_t now_ms);
+/* The request's own checks, which the heartbeat starts with (so a bad
+ * request can be refused before it changes anything): 0 or the error,
+ * also in *out. */
+int16_t bk_cgroups_validate(bk_cgroups *cgs, const bk_cghb_req *rq, bk_cghb_resp *out);
 /* Session and rebalance timeouts that passed: those members are fenced. */
 void bk_cgroups_tick(bk_cgroups *cgs, int64_t now_ms);
 int64_t bk_cgroups_next_deadline(const bk_cgroups *cgs);
@@ -209,6 +213,19 @@ int bk_cgclassic_set(bk_cgmember *m, const bk_cgclassic *c);
 /* Removes a member; `fenced` (left by heartbeat, timed out) lets the group
  * be downgraded when only classic members remain. */
 void bk_cgroup_remove_member(bk_cgroup *cg, bk_cgmember *m, int64_t now_ms, bool fenced);
+
+/* A ConsumerProtocolSubscription read from a JoinGroup protocol: topic
+ * names, and owned partitions by topic id (unknown topics skipped), all in
+ * `ar`, which the caller frees (also on error). 0 or a Kafka error. */
+typedef struct bk_cgsub {
+    bk_arena ar;
+    const char **topics;
+    int ntopics;
+    bk_cgpart *owned;
+    int nowned;
+    const char *rack;
+} bk_cgsub;
+int16_t bk_cg_parse_subscription(bk_cgroups *cgs, const bk_cgproto *p, bk_cgsub *s);
 
 typedef struct bk_cgjoin_req {
     const char *group_id, *member_id, *instance_id, *client_id, *client_host, *protocol_type;

@@ -114,18 +114,7 @@ static char *arena_cstr(bk_arena *ar, bk_str s) {
     return c;
 }
 
-/* The subscription of the first protocol (all carry the same one): topic
- * names and owned partitions by topic id (unknown topics are skipped). */
-typedef struct subscription {
-    bk_arena ar;
-    const char **topics;
-    int ntopics;
-    bk_cgpart *owned;
-    int nowned;
-    const char *rack;
-} subscription;
-
-static int16_t parse_subscription(bk_cgroups *cgs, const bk_cgproto *p, subscription *s) {
+int16_t bk_cg_parse_subscription(bk_cgroups *cgs, const bk_cgproto *p, bk_cgsub *s) {
     memset(s, 0, sizeof *s);
     bk_arena_init(&s->ar, 0);
     bk_rd rd = bk_rd_init(p->meta, (size_t)(p->len > 0 ? p->len : 0));
@@ -194,8 +183,8 @@ void bk_cgroups_classic_join(bk_cgroups *cgs, bk_cgroup *cg, const bk_cgjoin_req
         out->error = BK_KERR_MEMBER_ID_REQUIRED;
         return;
     }
-    subscription sub;
-    int16_t err = parse_subscription(cgs, &rq->protos[0], &sub);
+    bk_cgsub sub;
+    int16_t err = bk_cg_parse_subscription(cgs, &rq->protos[0], &sub);
     if (err) {
         bk_arena_free(&sub.ar);
         out->error = err;

@@ -80,30 +80,13 @@ static void assignment_set(bk_broker *b, const uint8_t *p, int32_t len, bk_cgset
     bk_arena_free(&ar);
 }
 
-/* The subscribed topic names of a ConsumerProtocolSubscription. */
-static int subscription_topics(const uint8_t *p, int32_t len, bk_cgmember *m) {
-    bk_rd rd = bk_rd_init(p, (size_t)(len > 0 ? len : 0));
-    int16_t ver = bk_rd_i16(&rd);
-    bk_arena ar;
-    bk_arena_init(&ar, 0);
-    bk_ConsumerProtocolSubscription s;
-    int rc = -1;
-    if (len >= 2 && ver >= 0 &&
-        !bk_msg_decode(&bk_msg_ConsumerProtocolSubscription, ver > 3 ? 3 : ver, &rd, &ar, &s)) {
-        int32_t n = s.Topics.count > 0 ? s.Topics.count : 0;
-        const char **names = bk_arena_alloc(&ar, (size_t)(n ? n : 1) * sizeof *names);
-        for (int32_t i = 0; names && i < n; i++) {
-            char *c = bk_arena_alloc(
-                &ar, (size_t)(s.Topics.items[i].len > 0 ? s.Topics.items[i].len : 0) + 1);
-            if (!c) break;
-            if (s.Topics.items[i].len > 0)
-                memcpy(c, s.Topics.items[i].ptr, (size_t)s.Topics.items[i].len);
-            c[s.Topics.items[i].len > 0 ? s.Topics.items[i].len : 0] = 0;
-            names[i] = c;
-        }
-        rc = names ? bk_cgmember_restore_topics(m, names, n) : -1;
-    }
-    bk_arena_free(&ar);
+/* A member's subscribed topics from its protocol's subscription. */
+static int subscription_topics(bk_cgroups *cgs, const bk_gproto *p, bk_cgmember *m) {
+    bk_cgproto cp = {p->name, p->meta, p->len};
+    bk_cgsub sub;
+    int rc = bk_cg_parse_subscription(cgs, &cp, &sub);
+    if (!rc) rc = bk_cgmember_restore_topics(m, sub.topics, sub.ntopics);
+    bk_arena_free(&sub.ar);
     return rc;
 }
 
@@ -126,7 +109,7 @@ int16_t bk_coord_upgrade(bk_broker *b, bk_group *g) {
     for (bk_gmember *m = g->members; m; m = m->next) {
         const bk_gproto *p = bk_gmember_proto(m, g->protocol_name);
         bk_cgmember probe = {0};
-        int rc = p ? subscription_topics(p->meta, p->len, &probe) : -1;
+        int rc = p ? subscription_topics(cgs, p, &probe) : -1;
         for (int i = 0; i < probe.ntopics; i++)
             free(probe.topics[i]);
         free(probe.topics);
@@ -140,7 +123,7 @@ int16_t bk_coord_upgrade(bk_broker *b, bk_group *g) {
         bk_cgmember *m = bk_cgroup_restore_member(cg, gm->id);
         if (!m) continue;
         const bk_gproto *p = bk_gmember_proto(gm, g->protocol_name);
-        subscription_topics(p->meta, p->len, m);
+        subscription_topics(cgs, p, m);
         replace(&m->instance_id, gm->instance_id);
         replace(&m->client_id, gm->client_id);
         replace(&m->client_host, gm->client_host);

@@ -106,8 +106,9 @@ void bk_handle_consumer_group_heartbeat(bk_broker *b, bk_req *req) {
         bk_group *g = bk_groups_find(b->groups, hr.group_id);
         int16_t uerr = 0;
         if (g && g->nmembers > 0 && hr.member_epoch == 0 &&
-            !bk_cgroups_find(b->groups->cgroups, hr.group_id))
-            uerr = bk_coord_upgrade(b, g);
+            !bk_cgroups_find(b->groups->cgroups, hr.group_id) &&
+            !bk_cgroups_validate(b->groups->cgroups, &hr, &out))
+            uerr = bk_coord_upgrade(b, g); /* a bad join converts nothing */
         if (uerr) {
             out = (bk_cghb_resp){.error = uerr, .message = "The group is not a consumer group."};
         } else {

@@ -227,15 +227,23 @@ def migrate():
     grp = GROUP + "-mig"
 
     def classic_then_consumer():
+        # A whole ConsumerProtocolSubscription v0 (no topics, null user data),
+        # so the group could be upgraded.
+        protos = (("range", b"\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff"),)
         err, gen, _, _, mid, _ = retry_loading(
-            lambda: k.join_group_v5(s, nc(), grp, member_id="", rebalance_ms=1000), "join")
+            lambda: k.join_group_v5(s, nc(), grp, member_id="", rebalance_ms=1000,
+                                    protocols=protos), "join")
         if err == 79:  # MEMBER_ID_REQUIRED
             err, gen, _, _, mid, _ = k.join_group_v5(s, nc(), grp, member_id=mid,
-                                                     rebalance_ms=1000)
+                                                     rebalance_ms=1000, protocols=protos)
         expect_eq(err, 0, "classic JoinGroup")
         expect_eq(k.sync_group_v3(s, nc(), grp, gen, mid, [(mid, b"")])[0], 0, "SyncGroup")
         expect_eq(k.offset_commit_v7(s, nc(), grp, gen, mid, TOPIC, {0: 7}), {0: 0}, "commit")
         expect_eq(g.list_groups(s, nc()).get(grp, ("",))[2:], ("classic",), "listed as classic")
+        # A bad KIP-848 join (no rebalance timeout) is refused and converts nothing.
+        bad = g.heartbeat(s, nc(), grp, str(uuid.uuid4()), 0, topics=[TOPIC], owned=set())
+        expect_eq(bad["error"], 42, "KIP-848 join without a rebalance timeout (INVALID_REQUEST)")
+        expect_eq(g.list_groups(s, nc()).get(grp, ("",))[2:], ("classic",), "still classic")
         expect_eq(g.leave_group_v3(s, nc(), grp, mid), (0, 0), "LeaveGroup")
         m = Member(k.connect(PORT, timeout=20), str(uuid.uuid4()))
         r = g.heartbeat(m.s, nc(), grp, m.id, 0, topics=[TOPIC], owned=set(), rebalance_ms=60000)
